@@ -1,0 +1,47 @@
+"""rocketmq-py: Apache RocketMQ for Python, wire-compatible with Apache RocketMQ clusters.
+
+The public API is exactly the names in ``__all__``; everything in ``_``-prefixed modules is
+internal. ``rocketmq_py.protocol`` is the sans-IO wire codec shared with the servers.
+"""
+
+from rocketmq_py._async.admin import AsyncAdmin
+from rocketmq_py.exceptions import (
+    ConfigError,
+    ConnectError,
+    ConnectionClosedError,
+    LocalProtocolError,
+    MessageIllegalError,
+    NoPermissionError,
+    ProtocolError,
+    RemoteProtocolError,
+    RequestTimeoutError,
+    ResponseError,
+    RocketMQError,
+    ServerSystemError,
+    ServiceNotAvailableError,
+    SystemBusyError,
+    TopicNotExistError,
+    TransportError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncAdmin",
+    "ConfigError",
+    "ConnectError",
+    "ConnectionClosedError",
+    "LocalProtocolError",
+    "MessageIllegalError",
+    "NoPermissionError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "RequestTimeoutError",
+    "ResponseError",
+    "RocketMQError",
+    "ServerSystemError",
+    "ServiceNotAvailableError",
+    "SystemBusyError",
+    "TopicNotExistError",
+    "TransportError",
+]

@@ -123,7 +123,9 @@ class ResponseError(RocketMQError):
     def __init__(self, code: int, remark: str | None = None) -> None:
         self.code = code
         self.remark = remark or ""
-        super().__init__(f"response code {code}: {self.remark}" if self.remark else f"response code {code}")
+        super().__init__(
+            f"response code {code}: {self.remark}" if self.remark else f"response code {code}"
+        )
 
     def __init_subclass__(cls, code: int | None = None, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -131,9 +131,7 @@ class RemotingConnection:
             return self._need_more(available)
         length, word = _PREFIX.unpack_from(buf, start)
         if length < 4 or length > self._max_frame_length:
-            return self._fail(
-                f"frame length {length} outside 4..{self._max_frame_length}"
-            )
+            return self._fail(f"frame length {length} outside 4..{self._max_frame_length}")
         serialize_type = word >> 24
         header_len = word & 0xFFFFFF
         if serialize_type not in (SerializeType.JSON, SerializeType.ROCKETMQ):

@@ -132,7 +132,9 @@ def _parse(owner: str, spec: FieldSpec, raw: str) -> object:
     try:
         return float(raw)
     except ValueError:
-        raise RemoteProtocolError(f"{owner}: field {spec.wire!r} is not a number: {raw!r}") from None
+        raise RemoteProtocolError(
+            f"{owner}: field {spec.wire!r} is not a number: {raw!r}"
+        ) from None
 
 
 def _field_kind(owner: str, name: str, hint: object) -> tuple[type, bool]:
@@ -158,14 +160,20 @@ _ALL_HEADERS: list[type[CommandHeader]] = []
 def _prepare(cls: type[HT]) -> type[HT]:
     if not (isinstance(cls, type) and issubclass(cls, CommandHeader)):
         raise LocalProtocolError(f"{cls!r} must subclass CommandHeader")
-    if not dataclasses.is_dataclass(cls):
+    # Narrow a plain ``type``: mypy finds type[HT] & type[DataclassInstance] uninhabited and
+    # would mark the rest of this function unreachable.
+    plain: type = cls
+    if not dataclasses.is_dataclass(plain):
         raise LocalProtocolError(f"{cls.__name__} must be a dataclass")
+    fields = dataclasses.fields(plain)
     hints = typing.get_type_hints(cls)
-    unknown = set(cls.WIRE_NAMES) - {f.name for f in dataclasses.fields(cls)}
+    unknown = set(cls.WIRE_NAMES) - {f.name for f in fields}
     if unknown:
-        raise LocalProtocolError(f"{cls.__name__}.WIRE_NAMES names unknown fields {sorted(unknown)}")
+        raise LocalProtocolError(
+            f"{cls.__name__}.WIRE_NAMES names unknown fields {sorted(unknown)}"
+        )
     specs = []
-    for f in dataclasses.fields(cls):
+    for f in fields:
         kind, optional = _field_kind(cls.__name__, f.name, hints[f.name])
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if required and optional:

@@ -1,0 +1,1 @@
+"""The one real client implementation (anyio, structured concurrency)."""

@@ -1,0 +1,1 @@
+"""Administration: the ``mqadmin`` command line (the API is :class:`rocketmq_py.AsyncAdmin`)."""

@@ -1,0 +1,64 @@
+"""Typed JSON bodies of the Remoting protocol, encoded and decoded the way Java's fastjson does.
+
+Every body class has ``to_json() -> bytes`` and ``from_json(bytes) -> instance``, plus
+``to_json_value()``/``from_json_value()`` on plain Python values for bodies nested in others.
+Decoding accepts what Java (and the cpp, Go and Node clients) actually send: bare integer map
+keys, enums by ordinal, numbers as strings. A field of the wrong kind raises
+:class:`~rocketmq_py.exceptions.RemoteProtocolError` naming the field's path and the value.
+"""
+
+from rocketmq_py.protocol.bodies._base import JSONBody
+from rocketmq_py.protocol.bodies.consumer import (
+    ConsumeFromWhere,
+    ConsumerData,
+    ConsumerListBody,
+    ConsumeType,
+    HeartbeatData,
+    LockBatchRequestBody,
+    LockBatchResponseBody,
+    MessageModel,
+    MessageQueue,
+    ProducerData,
+    SubscriptionData,
+    UnlockBatchRequestBody,
+)
+from rocketmq_py.protocol.bodies.register import (
+    DataVersion,
+    RegisterBrokerBody,
+    TopicConfig,
+    TopicConfigSerializeWrapper,
+)
+from rocketmq_py.protocol.bodies.route import (
+    BrokerData,
+    ClusterInfo,
+    KVTable,
+    QueueData,
+    TopicList,
+    TopicRouteData,
+)
+
+__all__ = [
+    "BrokerData",
+    "ClusterInfo",
+    "ConsumeFromWhere",
+    "ConsumeType",
+    "ConsumerData",
+    "ConsumerListBody",
+    "DataVersion",
+    "HeartbeatData",
+    "JSONBody",
+    "KVTable",
+    "LockBatchRequestBody",
+    "LockBatchResponseBody",
+    "MessageModel",
+    "MessageQueue",
+    "ProducerData",
+    "QueueData",
+    "RegisterBrokerBody",
+    "SubscriptionData",
+    "TopicConfig",
+    "TopicConfigSerializeWrapper",
+    "TopicList",
+    "TopicRouteData",
+    "UnlockBatchRequestBody",
+]
