@@ -6,10 +6,11 @@ from types import TracebackType
 
 from rocketmq_py._async.namesrv import NamesrvClient, resolve_namesrv_addresses
 from rocketmq_py._transport import ConnectionPool
-from rocketmq_py.exceptions import RemoteProtocolError, ResponseError
+from rocketmq_py.exceptions import ConfigError, RemoteProtocolError, ResponseError
 from rocketmq_py.protocol.bodies import ClusterInfo, KVTable, TopicList, TopicRouteData
 from rocketmq_py.protocol.codes import RequestCode, ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
+from rocketmq_py.protocol.headers.admin import CreateTopicRequestHeader
 from rocketmq_py.protocol.headers.namesrv import (
     DeleteKVConfigRequestHeader,
     DeleteTopicFromNamesrvRequestHeader,
@@ -109,6 +110,58 @@ class AsyncAdmin:
             )
         )
         return _int_field(response, "addTopicCount")
+
+    async def create_topic(
+        self,
+        topic: str,
+        *,
+        cluster: str | None = None,
+        broker_addr: str | None = None,
+        read_queue_nums: int = 8,
+        write_queue_nums: int = 8,
+        perm: int = 6,
+        order: bool = False,
+    ) -> list[str]:
+        """Create or update a topic on one broker, or on every master of a cluster.
+
+        Returns:
+            The broker addresses that accepted it.
+        """
+        if (cluster is None) == (broker_addr is None):
+            raise ConfigError("cluster/broker_addr", (cluster, broker_addr), "give exactly one")
+        targets: list[str]
+        if broker_addr is not None:
+            targets = [broker_addr]
+        else:
+            info = await self.cluster_info()
+            names = info.cluster_addr_table.get(str(cluster))
+            if not names:
+                raise ConfigError("cluster", cluster, "no such cluster in the name server")
+            targets = [
+                addr
+                for name in sorted(names)
+                if (data := info.broker_addr_table.get(name)) is not None
+                and (addr := data.broker_addrs.get(0)) is not None
+            ]
+        header = CreateTopicRequestHeader(
+            topic=topic,
+            default_topic="TBW102",
+            read_queue_nums=read_queue_nums,
+            write_queue_nums=write_queue_nums,
+            perm=perm,
+            topic_filter_type="SINGLE_TAG",
+            topic_sys_flag=0,
+            order=order,
+        )
+        for addr in targets:
+            response = await self._pool.request(
+                addr,
+                RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header),
+                self.timeout,
+            )
+            if response.code != ResponseCode.SUCCESS:
+                raise ResponseError.for_code(response.code, response.remark)
+        return targets
 
     # -- KV config --------------------------------------------------------------------------
 

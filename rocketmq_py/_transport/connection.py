@@ -27,7 +27,7 @@ from rocketmq_py.exceptions import (
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.connection import PendingRequests, RemotingConnection
 
-__all__ = ["ClientConnection", "RequestHandler", "parse_address"]
+__all__ = ["ClientConnection", "PendingResponse", "RequestHandler", "parse_address"]
 
 log = logging.getLogger("rocketmq_py.transport")
 
@@ -48,6 +48,37 @@ class _Waiter:
     event: anyio.Event = field(default_factory=anyio.Event)
     response: RemotingCommand | None = None
     error: BaseException | None = None
+
+
+class PendingResponse:
+    """A sent request whose response has not been awaited yet."""
+
+    __slots__ = ("_conn", "_opaque", "_request_code", "_waiter")
+
+    def __init__(
+        self, conn: ClientConnection, request_code: int, opaque: int, waiter: _Waiter
+    ) -> None:
+        self._conn = conn
+        self._request_code = request_code
+        self._opaque = opaque
+        self._waiter = waiter
+
+    async def wait(self, timeout: float = 3.0) -> RemotingCommand:
+        """The response; raises RequestTimeoutError or ConnectionClosedError."""
+        waiter = self._waiter
+        try:
+            with anyio.move_on_after(timeout):
+                await waiter.event.wait()
+        finally:
+            self._conn._pending.pop(self._opaque)
+        if waiter.error is not None:
+            raise waiter.error
+        if waiter.response is None:
+            raise RequestTimeoutError(
+                f"no response to request code {self._request_code} from {self._conn.address} "
+                f"in {timeout}s"
+            )
+        return waiter.response
 
 
 class ClientConnection:
@@ -111,23 +142,25 @@ class ClientConnection:
             RequestTimeoutError: no response within ``timeout`` seconds.
             ConnectionClosedError: the connection closed first.
         """
+        pending = await self.send_request(request)
+        return await pending.wait(timeout)
+
+    async def send_request(self, request: RemotingCommand) -> PendingResponse:
+        """Write ``request`` now and return a handle to await its response later.
+
+        Lets a caller pipeline: the request is on the wire (in order with later ones) when this
+        returns.
+        """
         if self._closed:
             raise ConnectionClosedError(f"connection to {self.address} is closed")
         waiter = _Waiter()
         opaque = self._pending.add(request, waiter)
         try:
             await self._write(request)
-            with anyio.move_on_after(timeout):
-                await waiter.event.wait()
-        finally:
+        except BaseException:
             self._pending.pop(opaque)
-        if waiter.error is not None:
-            raise waiter.error
-        if waiter.response is None:
-            raise RequestTimeoutError(
-                f"no response to request code {request.code} from {self.address} in {timeout}s"
-            )
-        return waiter.response
+            raise
+        return PendingResponse(self, request.code, opaque, waiter)
 
     async def oneway(self, request: RemotingCommand) -> None:
         """Send a oneway request (no response expected)."""

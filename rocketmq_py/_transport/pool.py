@@ -44,7 +44,11 @@ class ConnectionPool:
         self._connections.clear()
         assert self._task_group is not None
         self._task_group.cancel_scope.cancel()
-        return await self._task_group.__aexit__(exc_type, exc, tb)
+        # The readers never raise; passing the caller's exception into the task group would
+        # only wrap it in an ExceptionGroup, so let it propagate as itself.
+        await self._task_group.__aexit__(None, None, None)
+        self._task_group = None
+        return None
 
     async def get(self, address: str) -> ClientConnection:
         """The open connection to ``address``, connecting if needed."""

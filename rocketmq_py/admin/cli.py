@@ -110,6 +110,25 @@ def _print_route_table(route: TopicRouteData) -> None:
     )
 
 
+async def _update_topic(admin: AsyncAdmin, args: argparse.Namespace) -> None:
+    addrs = await admin.create_topic(
+        args.topic,
+        cluster=args.clusterName,
+        broker_addr=args.brokerAddr,
+        read_queue_nums=args.readQueueNums,
+        write_queue_nums=args.writeQueueNums,
+        perm=args.perm,
+        order=args.order,
+    )
+    for addr in addrs:
+        print(f"create topic to {addr} success.")
+    print(
+        f"TopicConfig [topicName={args.topic}, readQueueNums={args.readQueueNums}, "
+        f"writeQueueNums={args.writeQueueNums}, perm={PermName.perm_to_string(args.perm)}, "
+        f"topicFilterType=SINGLE_TAG, topicSysFlag=0, order={str(args.order).lower()}]"
+    )
+
+
 async def _update_kv(admin: AsyncAdmin, args: argparse.Namespace) -> None:
     await admin.put_kv_config(args.namespace, args.key, args.value)
     print(
@@ -181,6 +200,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p = add("topicRoute", "Show the route of a topic", _topic_route)
     p.add_argument("-t", "--topic", required=True)
     p.add_argument("-l", "--list", action="store_true", help="print as a table")
+    p = add("updateTopic", "Create or update a topic on a broker or a whole cluster", _update_topic)
+    p.add_argument("-t", "--topic", required=True)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("-b", "--brokerAddr", help="one broker, host:port")
+    target.add_argument("-c", "--clusterName", help="every master of a cluster")
+    p.add_argument("-r", "--readQueueNums", type=int, default=8)
+    p.add_argument("-w", "--writeQueueNums", type=int, default=8)
+    p.add_argument("-p", "--perm", type=int, default=6, help="2 = W, 4 = R, 6 = RW")
+    p.add_argument(
+        "-o", "--order", type=lambda v: v.lower() == "true", default=False, help="true|false"
+    )
     p = add("updateKvConfig", "Create or update a name server KV config entry", _update_kv)
     p.add_argument("-s", "--namespace", required=True)
     p.add_argument("-k", "--key", required=True)
@@ -210,18 +240,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     func: Command = args.func
+    failures: list[Exception] = []
 
     async def run() -> None:
         async with AsyncAdmin(args.namesrvAddr) as admin:
-            await func(admin, args)
+            # Caught inside the block: leaving it with an exception makes the connection pool's
+            # task group wrap the error in an ExceptionGroup, which would print a traceback.
+            try:
+                await func(admin, args)
+            except (RocketMQError, _UserError) as exc:
+                failures.append(exc)
 
     try:
         anyio.run(run)
-    except (RocketMQError, _UserError) as exc:
-        print(f"mqadmin {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except (RocketMQError, _UserError) as exc:  # raised while entering, e.g. no address
+        failures.append(exc)
     except KeyboardInterrupt:
         return 130
+    if failures:
+        # Server remarks can span lines (Java appends a FAQ link): keep the error on one line.
+        message = " ".join(part.strip() for part in str(failures[0]).splitlines() if part.strip())
+        print(f"mqadmin {args.command}: error: {message}", file=sys.stderr)
+        return 1
     return 0
 
 

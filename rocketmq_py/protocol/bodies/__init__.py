@@ -8,6 +8,17 @@ keys, enums by ordinal, numbers as strings. A field of the wrong kind raises
 """
 
 from rocketmq_py.protocol.bodies._base import JSONBody
+from rocketmq_py.protocol.bodies.admin import (
+    Connection,
+    ConsumerConnection,
+    ConsumeStats,
+    GroupList,
+    OffsetWrapper,
+    ProducerConnection,
+    SubscriptionGroupWrapper,
+    TopicOffset,
+    TopicStatsTable,
+)
 from rocketmq_py.protocol.bodies.consumer import (
     ConsumeFromWhere,
     ConsumerData,
@@ -40,11 +51,15 @@ from rocketmq_py.protocol.bodies.route import (
 __all__ = [
     "BrokerData",
     "ClusterInfo",
+    "Connection",
     "ConsumeFromWhere",
+    "ConsumeStats",
     "ConsumeType",
+    "ConsumerConnection",
     "ConsumerData",
     "ConsumerListBody",
     "DataVersion",
+    "GroupList",
     "HeartbeatData",
     "JSONBody",
     "KVTable",
@@ -52,13 +67,18 @@ __all__ = [
     "LockBatchResponseBody",
     "MessageModel",
     "MessageQueue",
+    "OffsetWrapper",
+    "ProducerConnection",
     "ProducerData",
     "QueueData",
     "RegisterBrokerBody",
     "SubscriptionData",
+    "SubscriptionGroupWrapper",
     "TopicConfig",
     "TopicConfigSerializeWrapper",
     "TopicList",
+    "TopicOffset",
     "TopicRouteData",
+    "TopicStatsTable",
     "UnlockBatchRequestBody",
 ]

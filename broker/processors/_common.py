@@ -1,0 +1,86 @@
+"""Small pieces shared by the broker's processors."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from rocketmq_py.protocol.codes import ResponseCode
+from rocketmq_py.protocol.command import RemotingCommand
+from rocketmq_py.protocol.message import UniqueIdGenerator
+
+__all__ = ["FAQ_SUFFIX", "UniqueKeys", "parse_host", "put_status_response"]
+
+FAQ_SUFFIX = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+
+
+class UniqueKeys:
+    """UNIQ_KEY ids for messages that arrive without one (Java's MessageClientIDSetter layout)."""
+
+    def __init__(self, ip: str) -> None:
+        try:
+            self._gen = UniqueIdGenerator(ip, os.getpid(), id(self) & 0x7FFFFFFF)
+        except Exception:  # an unparsable advertised address: fall back to loopback bytes
+            self._gen = UniqueIdGenerator("127.0.0.1", os.getpid(), id(self) & 0x7FFFFFFF)
+        self._month_start_ms = 0
+        self._month_end_ms = 0
+
+    def next_id(self, now_ms: int) -> str:
+        """A fresh id for ``now_ms``."""
+        if not self._month_start_ms <= now_ms < self._month_end_ms:
+            local = time.localtime(now_ms / 1000)
+            start = time.mktime((local.tm_year, local.tm_mon, 1, 0, 0, 0, 0, 0, -1))
+            year, month = (
+                (local.tm_year + 1, 1) if local.tm_mon == 12 else (local.tm_year, local.tm_mon + 1)
+            )
+            end = time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1))
+            self._month_start_ms, self._month_end_ms = int(start * 1000), int(end * 1000)
+        return self._gen.next_id(now_ms, self._month_start_ms)
+
+
+def parse_host(address: str) -> tuple[str, int]:
+    """``"ip:port"`` (as Channel.remote_address gives it) -> (ip, port)."""
+    host, _, port = address.rpartition(":")
+    try:
+        return host.strip("[]") or "0.0.0.0", int(port)
+    except ValueError:
+        return "0.0.0.0", 0
+
+
+_PUT_ERRORS: dict[str, tuple[int, str]] = {
+    "MESSAGE_ILLEGAL": (
+        ResponseCode.MESSAGE_ILLEGAL,
+        "the message is illegal, maybe msg body or properties length not matched. "
+        "msg body length limit {max_body}, msg properties length limit 32k.",
+    ),
+    "PROPERTIES_SIZE_EXCEEDED": (
+        ResponseCode.MESSAGE_ILLEGAL,
+        "the message is illegal, maybe msg properties length limit 32k.",
+    ),
+    "SERVICE_NOT_AVAILABLE": (
+        ResponseCode.SERVICE_NOT_AVAILABLE,
+        "service not available now. It may be caused by one of the following reasons: the "
+        "broker's disk is full, messages are put to the slave, message store has been shut "
+        "down, etc.",
+    ),
+    "CREATE_MAPPED_FILE_FAILED": (
+        ResponseCode.SYSTEM_ERROR,
+        "create mapped file failed, server is busy or broken.",
+    ),
+    "UNKNOWN_ERROR": (ResponseCode.SYSTEM_ERROR, "UNKNOWN_ERROR"),
+}
+
+
+def put_status_response(
+    request: RemotingCommand, status_name: str, max_message_size: int
+) -> RemotingCommand | None:
+    """The error response for a failed put, or ``None`` when the put succeeded."""
+    if status_name in (
+        "PUT_OK",
+        "FLUSH_DISK_TIMEOUT",
+        "FLUSH_SLAVE_TIMEOUT",
+        "SLAVE_NOT_AVAILABLE",
+    ):
+        return None
+    code, remark = _PUT_ERRORS.get(status_name, _PUT_ERRORS["UNKNOWN_ERROR"])
+    return request.make_response(code, remark.format(max_body=max_message_size))

@@ -1,0 +1,383 @@
+"""SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320), CONSUMER_SEND_MSG_BACK (36).
+
+The checks run in Apache's order (``AbstractSendMessageProcessor.msgCheck`` and
+``SendMessageProcessor``): broker permission, topic name, reserved topics, topic lookup or
+auto-creation, queue id, retry/DLQ routing, then the store. A send whose WAIT property is not
+``false`` on a SYNC_FLUSH broker is answered only once its bytes are fsynced (group commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from broker._server import Channel, Dispatcher
+from broker.managers.topic_validator import dlq_topic, retry_topic, validate_topic
+from broker.processors._common import FAQ_SUFFIX, UniqueKeys, parse_host, put_status_response
+from broker.schedule import apply_delay_level
+from broker.store import FlushDiskType, PutResult
+from broker.transaction import to_half_message
+from rocketmq_py.exceptions import ProtocolError
+from rocketmq_py.protocol.bodies import TopicConfig
+from rocketmq_py.protocol.codes import MQVersion, RequestCode, ResponseCode
+from rocketmq_py.protocol.command import RemotingCommand
+from rocketmq_py.protocol.headers.consumer import ConsumerSendMsgBackRequestHeader
+from rocketmq_py.protocol.headers.send import (
+    SendMessageRequestHeader,
+    SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
+)
+from rocketmq_py.protocol.message import (
+    MessageConst,
+    MessageRecord,
+    MessageSysFlag,
+    PermName,
+    decode_batch,
+    decode_properties,
+    decode_record,
+)
+
+if TYPE_CHECKING:
+    from broker.controller import BrokerController
+
+__all__ = ["SendProcessor"]
+
+log = logging.getLogger("broker.send")
+
+MC = MessageConst
+DLQ_NUMS_PER_GROUP = 1
+_TIMER_PROPERTIES = (
+    MC.PROPERTY_TIMER_DELIVER_MS,
+    MC.PROPERTY_TIMER_DELAY_SEC,
+    MC.PROPERTY_TIMER_DELAY_MS,
+)
+
+SendResult = RemotingCommand | Awaitable[RemotingCommand]
+
+
+class SendProcessor:
+    """Stores what producers send."""
+
+    def __init__(self, controller: BrokerController) -> None:
+        self.c = controller
+        self.unique_keys = UniqueKeys(controller.broker_ip)
+        self._store_host = (controller.broker_ip, controller.listen_port)
+
+    def install(self, dispatcher: Dispatcher) -> None:
+        """Register the send codes."""
+        dispatcher.register(
+            (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE),
+            self.send,
+        )
+        dispatcher.register(RequestCode.CONSUMER_SEND_MSG_BACK, self.send_back)
+
+    # -- send -------------------------------------------------------------------------------
+
+    def send(self, channel: Channel, request: RemotingCommand) -> SendResult:
+        """Handle a single or batch send."""
+        if request.code == RequestCode.SEND_MESSAGE:
+            header = request.read_header(SendMessageRequestHeader)
+        else:
+            header = request.read_header(SendMessageRequestHeaderV2).to_v1()
+        error = self._check(channel, request, header)
+        if isinstance(error, RemotingCommand):
+            return error
+        topic_config, queue_id = error
+        props = decode_properties(header.properties)
+        filter_type = topic_config.topic_filter_type
+        if header.batch:
+            return self._send_batch(
+                channel,
+                request,
+                header,
+                batch_props=props,
+                filter_type=filter_type,
+                queue_id=queue_id,
+            )
+        return self._send_one(
+            channel, request, header, props=props, filter_type=filter_type, queue_id=queue_id
+        )
+
+    def _check(
+        self, channel: Channel, request: RemotingCommand, header: SendMessageRequestHeader
+    ) -> RemotingCommand | tuple[TopicConfig, int]:
+        c = self.c
+        if not PermName.is_writeable(int(c.settings["brokerPermission"])):
+            return request.make_response(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{c.broker_ip}] sending message is forbidden",
+            )
+        problem = validate_topic(header.topic)
+        if problem:
+            return request.make_response(ResponseCode.SYSTEM_ERROR, problem)
+        if c.topics.is_not_allowed_send_topic(header.topic):
+            return request.make_response(
+                ResponseCode.NO_PERMISSION,
+                f"Sending message to topic[{header.topic}] is forbidden.",
+            )
+        topic_config = c.topics.select(header.topic)
+        if topic_config is None:
+            topic_config = c.topics.create_topic_in_send_message_method(
+                header.topic,
+                header.default_topic,
+                channel.remote_address,
+                header.default_topic_queue_nums,
+                0,
+            )
+            if topic_config is None and header.topic.startswith("%RETRY%"):
+                topic_config = c.topics.create_topic_in_send_back(
+                    header.topic, 1, PermName.PERM_WRITE | PermName.PERM_READ, 0
+                )
+            if topic_config is None:
+                return request.make_response(
+                    ResponseCode.TOPIC_NOT_EXIST,
+                    f"topic[{header.topic}] not exist, apply first please!{FAQ_SUFFIX}",
+                )
+        queue_id = header.queue_id
+        queue_nums = max(topic_config.read_queue_nums, topic_config.write_queue_nums)
+        if queue_id >= queue_nums:
+            return request.make_response(
+                ResponseCode.SYSTEM_ERROR,
+                f"request queueId[{queue_id}] is illegal, {topic_config} Producer: "
+                f"{channel.remote_address}",
+            )
+        if queue_id < 0:
+            queue_id = random.randrange(max(topic_config.write_queue_nums, 1))
+        return topic_config, queue_id
+
+    def _base_sys_flag(self, sys_flag: int, filter_type: str) -> int:
+        if filter_type == "MULTI_TAG":
+            sys_flag |= MessageSysFlag.MULTI_TAGS_FLAG
+        return sys_flag
+
+    def _send_one(
+        self,
+        channel: Channel,
+        request: RemotingCommand,
+        header: SendMessageRequestHeader,
+        *,
+        props: dict[str, str],
+        filter_type: str,
+        queue_id: int,
+    ) -> SendResult:
+        c = self.c
+        topic = header.topic
+        reconsume_times = header.reconsume_times or 0
+        if topic.startswith("%RETRY%"):
+            routed = self._route_retry(request, header, reconsume_times)
+            if isinstance(routed, RemotingCommand):
+                return routed
+            if routed is not None:
+                topic, queue_id = routed
+                props.pop(MC.PROPERTY_DELAY_TIME_LEVEL, None)
+        prepared = props.get(MC.PROPERTY_TRANSACTION_PREPARED) == "true"
+        if prepared and c.settings["rejectTransactionMessage"]:
+            return request.make_response(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{c.broker_ip}] sending transaction message is forbidden",
+            )
+        if any(key in props for key in _TIMER_PROPERTIES) and not props.get(
+            MC.PROPERTY_DELAY_TIME_LEVEL
+        ):
+            return request.make_response(
+                ResponseCode.SYSTEM_ERROR, "accurate timer message is not enabled"
+            )
+        if MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in props:
+            props[MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self.unique_keys.next_id(c.clock())
+        props[MC.PROPERTY_CLUSTER] = c.cluster_name
+        wait = props.get(MC.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
+        record = MessageRecord(
+            topic=topic,
+            body=request.body or b"",
+            flag=header.flag,
+            properties=props,
+            queue_id=queue_id,
+            sys_flag=self._base_sys_flag(header.sys_flag, filter_type),
+            born_timestamp=header.born_timestamp,
+            born_host=parse_host(channel.remote_address),
+            store_host=self._store_host,
+            reconsume_times=reconsume_times,
+        )
+        if prepared:
+            to_half_message(record)
+        else:
+            apply_delay_level(record, c.delay_levels)
+        result = c.store.put_message(record)
+        return self._respond(request, result, wait, queue_id)
+
+    def _route_retry(
+        self, request: RemotingCommand, header: SendMessageRequestHeader, reconsume_times: int
+    ) -> RemotingCommand | tuple[str, int] | None:
+        """A send to ``%RETRY%group`` that has used up its retries goes to ``%DLQ%group``."""
+        group = header.topic[len("%RETRY%") :]
+        config = self.c.groups.find_subscription_group_config(group)
+        if config is None:
+            return request.make_response(
+                ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                f"subscription group not exist, {group}{FAQ_SUFFIX}",
+            )
+        max_times = config.retry_max_times
+        if request.version >= MQVersion.V3_4_9 and header.max_reconsume_times is not None:
+            max_times = header.max_reconsume_times
+        if reconsume_times <= max_times:
+            return None
+        dlq = dlq_topic(group)
+        self.c.topics.create_topic_in_send_back(
+            dlq, DLQ_NUMS_PER_GROUP, PermName.PERM_WRITE | PermName.PERM_READ, 0
+        )
+        return dlq, random.randrange(DLQ_NUMS_PER_GROUP)
+
+    def _send_batch(
+        self,
+        channel: Channel,
+        request: RemotingCommand,
+        header: SendMessageRequestHeader,
+        *,
+        batch_props: dict[str, str],
+        filter_type: str,
+        queue_id: int,
+    ) -> SendResult:
+        c = self.c
+        if header.topic.startswith("%RETRY%"):
+            return request.make_response(
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"batch request does not support retry group {header.topic}",
+            )
+        try:
+            items = decode_batch(request.body or b"")
+        except ProtocolError as exc:
+            return request.make_response(ResponseCode.MESSAGE_ILLEGAL, f"bad batch body: {exc}")
+        if not items:
+            return request.make_response(
+                ResponseCode.MESSAGE_ILLEGAL, "batch body holds no message"
+            )
+        born_host = parse_host(channel.remote_address)
+        sys_flag = self._base_sys_flag(header.sys_flag, filter_type)
+        if MessageSysFlag.get_transaction_value(sys_flag) != MessageSysFlag.TRANSACTION_NOT_TYPE:
+            return request.make_response(
+                ResponseCode.MESSAGE_ILLEGAL, "batch message does not support transaction"
+            )
+        wait = batch_props.get(MC.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
+        now = c.clock()
+        records = []
+        for item in items:
+            props = dict(item.properties)
+            if props.get(MC.PROPERTY_DELAY_TIME_LEVEL, "0") not in ("", "0"):
+                return request.make_response(
+                    ResponseCode.MESSAGE_ILLEGAL, "batch message does not support delay level"
+                )
+            if MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in props:
+                props[MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self.unique_keys.next_id(now)
+            # Like a 4.x broker, the batch-level properties (CLUSTER, WAIT) join each message's.
+            for key, value in batch_props.items():
+                props.setdefault(key, value)
+            props[MC.PROPERTY_CLUSTER] = c.cluster_name
+            records.append(
+                MessageRecord(
+                    topic=header.topic,
+                    body=item.body,
+                    flag=item.flag,
+                    properties=props,
+                    queue_id=queue_id,
+                    sys_flag=sys_flag,
+                    born_timestamp=header.born_timestamp,
+                    born_host=born_host,
+                    store_host=self._store_host,
+                )
+            )
+        result = c.store.put_messages(records)
+        return self._respond(request, result, wait, queue_id)
+
+    def _respond(
+        self, request: RemotingCommand, result: PutResult, wait: bool, queue_id: int
+    ) -> SendResult:
+        c = self.c
+        error = put_status_response(request, result.status.name, int(c.settings["maxMessageSize"]))
+        if error is not None:
+            return error
+        header = SendMessageResponseHeader(
+            msg_id=result.msg_id,
+            queue_id=queue_id,
+            queue_offset=result.queue_offset,
+            msg_region=str(c.settings["regionId"]),
+            trace_on=bool(c.settings["traceOn"]),
+        )
+        if wait and c.store.config.flush_disk_type == FlushDiskType.SYNC_FLUSH:
+            return self._respond_when_flushed(request, result, header)
+        return request.make_response(header=header)
+
+    async def _respond_when_flushed(
+        self, request: RemotingCommand, result: PutResult, header: SendMessageResponseHeader
+    ) -> RemotingCommand:
+        flushed = await self.c.store.wait_flushed(result)
+        code = ResponseCode.SUCCESS if flushed else ResponseCode.FLUSH_DISK_TIMEOUT
+        return request.make_response(code, header=header)
+
+    # -- send back --------------------------------------------------------------------------
+
+    def send_back(self, channel: Channel, request: RemotingCommand) -> SendResult:
+        """CONSUMER_SEND_MSG_BACK: a consumer failed a message; retry it later or dead-letter it."""
+        c = self.c
+        h = request.read_header(ConsumerSendMsgBackRequestHeader)
+        config = c.groups.find_subscription_group_config(h.group)
+        if config is None:
+            return request.make_response(
+                ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                f"subscription group not exist, {h.group}{FAQ_SUFFIX}",
+            )
+        if not PermName.is_writeable(int(c.settings["brokerPermission"])):
+            return request.make_response(
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{c.broker_ip}] sending message is forbidden",
+            )
+        if config.retry_queue_nums <= 0:
+            return request.make_response()
+        raw = c.store.look_message_by_offset(h.offset)
+        if raw is None:
+            return request.make_response(
+                ResponseCode.SYSTEM_ERROR, f"look message by offset failed, {h.offset}"
+            )
+        original, _ = decode_record(raw)
+        props = dict(original.properties)
+        props.setdefault(MC.PROPERTY_RETRY_TOPIC, original.topic)
+        props[MC.PROPERTY_WAIT_STORE_MSG_OK] = "false"
+        max_times = config.retry_max_times
+        if request.version >= MQVersion.V3_4_9 and h.max_reconsume_times is not None:
+            max_times = h.max_reconsume_times
+        delay_level = h.delay_level
+        if original.reconsume_times >= max_times or delay_level < 0:
+            topic = dlq_topic(h.group)
+            queue_nums = DLQ_NUMS_PER_GROUP
+            props.pop(MC.PROPERTY_DELAY_TIME_LEVEL, None)
+        else:
+            topic = retry_topic(h.group)
+            queue_nums = config.retry_queue_nums
+            if delay_level == 0:
+                delay_level = 3 + original.reconsume_times
+            props[MC.PROPERTY_DELAY_TIME_LEVEL] = str(delay_level)
+        topic_config = c.topics.create_topic_in_send_back(
+            topic, queue_nums, PermName.PERM_WRITE | PermName.PERM_READ, 0
+        )
+        if not PermName.is_writeable(topic_config.perm):
+            return request.make_response(
+                ResponseCode.NO_PERMISSION, f"the topic[{topic}] sending message is forbidden"
+            )
+        props.setdefault(MC.PROPERTY_ORIGIN_MESSAGE_ID, h.origin_msg_id or original.offset_msg_id)
+        record = MessageRecord(
+            topic=topic,
+            body=original.body,
+            flag=original.flag,
+            properties=props,
+            queue_id=random.randrange(max(queue_nums, 1)),
+            sys_flag=original.sys_flag,
+            born_timestamp=original.born_timestamp,
+            born_host=original.born_host,
+            store_host=self._store_host,
+            reconsume_times=original.reconsume_times + 1,
+        )
+        apply_delay_level(record, c.delay_levels)
+        result = c.store.put_message(record)
+        error = put_status_response(request, result.status.name, int(c.settings["maxMessageSize"]))
+        return error if error is not None else request.make_response()

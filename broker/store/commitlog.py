@@ -1,0 +1,217 @@
+"""The commitlog: every message of every topic, back to back in fixed-size segments.
+
+Appends happen on the event-loop thread: the caller reserves room (:meth:`CommitLog.reserve`,
+which writes the end-of-file filler and opens the next segment when the bytes plus 8 do not
+fit), packs the records into one bytearray carrying their final offsets, and hands it to
+:meth:`CommitLog.commit` for a single ``os.pwrite``. Reads go through each segment's
+read-only mapping. A flusher thread calls :meth:`CommitLog.flush`.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+from typing import Final
+
+from broker.store.dispatch import store_timestamp_position
+from broker.store.mapped_file import MappedFile, MappedFileQueue, fsync_dir
+from rocketmq_py.protocol.message import (
+    BLANK_MAGIC_CODE,
+    END_FILE_MIN_BLANK_LENGTH,
+    MAGIC_CODE_V1,
+    MAGIC_CODE_V2,
+    PHYSICAL_OFFSET_POSITION,
+    SYS_FLAG_POSITION,
+)
+
+__all__ = ["CommitLog"]
+
+log = logging.getLogger(__name__)
+
+_SIZE_MAGIC: Final = struct.Struct(">iI")
+_INT32: Final = struct.Struct(">i")
+_INT64: Final = struct.Struct(">q")
+_MIN_RECORD: Final = 91
+
+
+class CommitLog:
+    """Segments of one commitlog plus its write and flush positions.
+
+    Attributes:
+        queue: the segment files.
+        wrote: offset of the next byte to write (``max_offset``).
+        last_record_offset: start of the newest record (-1 when none).
+        write_state: ``(wrote, store timestamp of the newest record)``, replaced as one tuple
+            so the flusher thread reads a consistent pair.
+        flushed: offset up to which the data is fsynced.
+        flushed_timestamp: store timestamp of the newest fsynced record.
+        flush_count: how many flushes ran (each one ``fdatasync`` per touched segment).
+        lock: held while a flusher syncs a segment and while segments are deleted, so that a
+            descriptor is never closed under an ``fdatasync``.
+    """
+
+    def __init__(self, directory: str, file_size: int) -> None:
+        self.queue = MappedFileQueue(directory, file_size, writable_map=False)
+        self.file_size = file_size
+        self.wrote = 0
+        self.last_record_offset = -1
+        self.write_state: tuple[int, int] = (0, 0)
+        self.flushed = 0
+        self.flushed_timestamp = 0
+        self.flush_count = 0
+        self.lock = threading.Lock()
+
+    # -- positions -------------------------------------------------------------------------
+
+    @property
+    def max_offset(self) -> int:
+        """Offset just past the last written byte."""
+        return self.wrote
+
+    @property
+    def min_offset(self) -> int:
+        """Start of the oldest segment (0 when there is none)."""
+        return self.queue.min_offset
+
+    def roll_next_file(self, offset: int) -> int:
+        """Start of the segment after the one holding ``offset``."""
+        return offset + self.file_size - offset % self.file_size
+
+    def set_end(self, end: int, last_record_offset: int, timestamp: int) -> None:
+        """Set the write position after recovery (and count it as flushed)."""
+        self.wrote = end
+        self.last_record_offset = last_record_offset
+        self.write_state = (end, timestamp)
+        self.flushed = end
+        self.flushed_timestamp = timestamp
+
+    # -- writing (event-loop thread) ----------------------------------------------------------
+
+    def reserve(self, size: int) -> tuple[MappedFile, int]:
+        """Room for ``size`` bytes: the segment and the position in it where they go.
+
+        Writes the blank filler and creates the next segment when ``size + 8`` does not fit.
+        The caller must have checked ``size + 8 <= file_size``.
+
+        Raises:
+            OSError: a new segment cannot be created.
+        """
+        f = self.queue.last
+        if f is None or self.wrote >= f.end:
+            f = self.queue.create(self.wrote - self.wrote % self.file_size)
+        pos = self.wrote - f.start
+        if pos + size + END_FILE_MIN_BLANK_LENGTH > self.file_size:
+            remaining = self.file_size - pos
+            if remaining >= END_FILE_MIN_BLANK_LENGTH:
+                f.write(_SIZE_MAGIC.pack(remaining, BLANK_MAGIC_CODE), pos)
+            self.wrote = f.end
+            self.write_state = (self.wrote, self.write_state[1])
+            f = self.queue.create(f.end)
+            pos = 0
+        return f, pos
+
+    def commit(
+        self, f: MappedFile, pos: int, data: bytes | bytearray, last_record: int, timestamp: int
+    ) -> None:
+        """Write packed records at a reserved position and advance the write position.
+
+        Raises:
+            OSError: the write failed; the position is unchanged, so the next put overwrites.
+        """
+        f.write(data, pos)
+        self.wrote = f.start + pos + len(data)
+        self.last_record_offset = last_record
+        self.write_state = (self.wrote, timestamp)
+
+    # -- flushing (flusher thread) -------------------------------------------------------------
+
+    def flush(self) -> int:
+        """``fdatasync`` every segment written since the last flush; return the new flushed
+        offset."""
+        target, timestamp = self.write_state
+        if target <= self.flushed:
+            return self.flushed
+        with self.lock:
+            for f in self.queue.files_between(self.flushed, target):
+                if not f.closed:
+                    f.sync()
+        self.flushed = target
+        self.flushed_timestamp = timestamp
+        self.flush_count += 1
+        return target
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self, offset: int, size: int) -> bytes | None:
+        """``size`` bytes at ``offset`` if they lie in one live segment below the write head."""
+        if offset < 0 or size <= 0 or offset + size > self.wrote:
+            return None
+        f = self.queue.find(offset)
+        if f is None or offset + size > f.end or f.closed:
+            return None
+        pos = offset - f.start
+        try:
+            return f.map[pos : pos + size]
+        except ValueError:  # unmapped by a concurrent delete
+            return None
+
+    def read_record(self, offset: int, size: int | None = None) -> bytes | None:
+        """The raw record starting at ``offset``, or ``None`` if no valid record starts there.
+
+        A record is accepted when its magic is a message magic, its size fits, and it stores
+        ``offset`` as its own physical offset.
+        """
+        head = self.read(offset, PHYSICAL_OFFSET_POSITION + 8)
+        if head is None:
+            return None
+        total, magic = _SIZE_MAGIC.unpack_from(head, 0)
+        if magic not in (MAGIC_CODE_V1, MAGIC_CODE_V2) or total < _MIN_RECORD:
+            return None
+        if size is not None and size != total:
+            return None
+        if _INT64.unpack_from(head, PHYSICAL_OFFSET_POSITION)[0] != offset:
+            return None
+        return self.read(offset, total)
+
+    def pickup_store_timestamp(self, offset: int, size: int) -> int:
+        """The store timestamp of the record at ``offset`` (-1 if unreadable)."""
+        head = self.read(offset, SYS_FLAG_POSITION + 4)
+        if head is None:
+            return -1
+        (sys_flag,) = _INT32.unpack_from(head, SYS_FLAG_POSITION)
+        p = store_timestamp_position(sys_flag)
+        if p + 8 > size:
+            return -1
+        data = self.read(offset + p, 8)
+        return -1 if data is None else int(_INT64.unpack(data)[0])
+
+    # -- recovery and cleanup ---------------------------------------------------------------
+
+    def truncate(self, end: int) -> None:
+        """Drop everything from ``end`` on: zero the tail of its segment, delete later ones."""
+        with self.lock:
+            later = [f for f in self.queue.files if f.start >= end]
+            keep = [f for f in self.queue.files if f.start < end]
+            for f in later:
+                log.warning("deleting commitlog segment %s beyond the end %d", f.path, end)
+                f.destroy()
+            if later:
+                fsync_dir(self.queue.directory)
+            self.queue.files = keep
+            if keep and end < keep[-1].end:
+                keep[-1].zero_from(end - keep[-1].start)
+                keep[-1].sync()
+
+    def delete_files(self, files: list[MappedFile]) -> None:
+        """Delete the given oldest segments."""
+        with self.lock:
+            gone = {id(f) for f in files}
+            self.queue.files = [f for f in self.queue.files if id(f) not in gone]
+            for f in files:
+                f.destroy()
+
+    def close(self) -> None:
+        """Close every segment."""
+        with self.lock:
+            self.queue.close()

@@ -1,0 +1,159 @@
+"""Dispatch: what a stored record contributes to the consume queues and the index.
+
+The put path writes queue entries and index keys right after the commitlog write
+(:meth:`Dispatcher.put`); recovery replays records it finds in the commitlog
+(:meth:`Dispatcher.replay`, fed by :func:`~broker.store.record_check.check_record`).
+Prepared (4) and rolled-back (12) transactional messages get no queue entry; rolled-back
+ones get no index keys either (Java's ``CommitLogDispatcherBuildConsumeQueue`` and
+``IndexService.buildIndex``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping
+from typing import Final, NamedTuple
+
+from broker.store.appender import PreparedRecord
+from broker.store.consume_queue import ConsumeQueue, ConsumeQueueTable, is_valid_topic_dir
+from broker.store.index import IndexService
+from rocketmq_py.protocol.message import MessageConst, MessageSysFlag, tags_hash
+
+__all__ = [
+    "SCHEDULE_TOPIC",
+    "DispatchRequest",
+    "Dispatcher",
+    "compute_tags_code",
+    "is_dispatched",
+    "store_timestamp_position",
+]
+
+SCHEDULE_TOPIC: Final = "SCHEDULE_TOPIC_XXXX"
+_PREFIX_SIZE: Final = 48  # the fixed fields up to BORNTIMESTAMP
+_CRC: Final = struct.Struct(">i")
+_DISPATCHED: Final = frozenset(
+    (MessageSysFlag.TRANSACTION_NOT_TYPE, MessageSysFlag.TRANSACTION_COMMIT_TYPE)
+)
+
+
+def is_dispatched(sys_flag: int) -> bool:
+    """Whether a message with this sysFlag gets a consume-queue entry."""
+    return sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK in _DISPATCHED
+
+
+class DispatchRequest(NamedTuple):
+    """One record's consume-queue and index facts."""
+
+    topic: str
+    queue_id: int
+    commit_log_offset: int
+    size: int
+    tags_code: int
+    store_timestamp: int
+    queue_offset: int
+    sys_flag: int
+    keys: str | None
+    uniq_key: str | None
+
+
+def store_timestamp_position(sys_flag: int) -> int:
+    """Where ``STORETIMESTAMP`` sits in a record with this sysFlag (after the born host)."""
+    return _PREFIX_SIZE + (20 if sys_flag & MessageSysFlag.BORNHOST_V6_FLAG else 8)
+
+
+def compute_tags_code(
+    topic: str, properties: Mapping[str, str], store_timestamp: int, delay_table: Mapping[int, int]
+) -> int:
+    """The consume-queue tags code: the ``TAGS`` hash, or for ``SCHEDULE_TOPIC_XXXX`` the
+    delivery time (store time plus the delay of the ``DELAY`` level, as Java computes it)."""
+    if topic == SCHEDULE_TOPIC:
+        level_text = properties.get(MessageConst.PROPERTY_DELAY_TIME_LEVEL)
+        if level_text:
+            try:
+                level = int(level_text)
+            except ValueError:
+                level = 0
+            if delay_table:
+                level = min(level, max(delay_table))
+            if level > 0:
+                return store_timestamp + delay_table.get(level, 1000)
+    return tags_hash(properties.get(MessageConst.PROPERTY_TAGS))
+
+
+class Dispatcher:
+    """Writes queue entries and index keys for stored records (event-loop thread)."""
+
+    def __init__(
+        self,
+        table: ConsumeQueueTable,
+        index: IndexService | None,
+        delay_table: Mapping[int, int],
+        clock_ms: Callable[[], int],
+    ) -> None:
+        self.table = table
+        self.index = index
+        self.delay_table = delay_table
+        self.clock_ms = clock_ms
+        self.dispatched: tuple[int, int] = (0, 0)
+        """``(offset, store time)``: every record below the offset is dispatched."""
+
+    def put(
+        self,
+        prepared: list[PreparedRecord],
+        buf: bytearray,
+        *,
+        phy: int,
+        queue_offset: int,
+        store_ts: int,
+        store_host: tuple[str, int],
+        cq: ConsumeQueue | None,
+    ) -> None:
+        """Dispatch records just written at ``phy`` and fill in their store fields.
+
+        Raises:
+            OSError: a queue or index file could not be created; records before the failing
+                one are dispatched (``dispatched`` says how far).
+        """
+        index = self.index
+        pos = 0
+        for i, p in enumerate(prepared):
+            r = p.record
+            offset = phy + pos
+            r.commit_log_offset = offset
+            r.queue_offset = queue_offset + i if cq is not None else 0
+            r.store_timestamp = store_ts
+            r.store_host = store_host
+            r.body_crc = _CRC.unpack_from(buf, pos + 8)[0]
+            r.store_size = p.size
+            props = r.properties
+            if cq is not None:
+                tags = compute_tags_code(r.topic, props, store_ts, self.delay_table)
+                cq.put(offset, p.size, tags, r.queue_offset)
+            if index is not None:
+                index.build_index(
+                    topic=r.topic,
+                    phy_offset=offset,
+                    store_timestamp=store_ts,
+                    sys_flag=p.sys_flag,
+                    uniq_key=props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
+                    keys=props.get(MessageConst.PROPERTY_KEYS),
+                    now_ms=store_ts,
+                )
+            pos += p.size
+            self.dispatched = (offset + p.size, store_ts)
+
+    def replay(self, req: DispatchRequest) -> None:
+        """Dispatch one record found by recovery."""
+        if is_dispatched(req.sys_flag) and is_valid_topic_dir(req.topic):
+            cq = self.table.find_or_create(req.topic, req.queue_id)
+            cq.put(req.commit_log_offset, req.size, req.tags_code, req.queue_offset)
+        if self.index is not None:
+            self.index.build_index(
+                topic=req.topic,
+                phy_offset=req.commit_log_offset,
+                store_timestamp=req.store_timestamp,
+                sys_flag=req.sys_flag,
+                uniq_key=req.uniq_key,
+                keys=req.keys,
+                now_ms=self.clock_ms(),
+            )

@@ -1,0 +1,177 @@
+"""Messages as applications see them: :class:`Message` to send, :class:`MessageView` received.
+
+Both map onto the wire properties of Apache RocketMQ (``TAGS``, ``KEYS``, ``DELAY``, ``WAIT``,
+``UNIQ_KEY`` ...), so a message sent from Python looks the same to a Java consumer as one sent
+by the Java client.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rocketmq_py.exceptions import ConfigError
+from rocketmq_py.protocol.message import (
+    SYSTEM_PROPERTY_KEYS,
+    MessageConst,
+    MessageRecord,
+    MessageSysFlag,
+    decompress_body,
+)
+
+__all__ = ["Message", "MessageQueueRef", "MessageView", "SendResult", "SendStatus"]
+
+MC = MessageConst
+
+
+@dataclass
+class Message:
+    """A message to send.
+
+    Args:
+        topic: destination topic.
+        body: payload bytes (``str`` is encoded as UTF-8).
+        tags: one tag, used by consumers' tag filters.
+        keys: business keys (a string with space-separated keys, or a sequence) indexed by the
+            broker for QUERY_MESSAGE.
+        properties: user properties (names must not collide with RocketMQ's own).
+        delay_level: 1..18 delay level (0 = deliver now).
+        wait_store_msg_ok: answer only after the broker stored (and, with SYNC_FLUSH, flushed).
+        flag: the user flag stored with the message.
+    """
+
+    topic: str
+    body: bytes | str
+    tags: str | None = None
+    keys: str | Sequence[str] | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+    delay_level: int = 0
+    wait_store_msg_ok: bool = True
+    flag: int = 0
+
+    def body_bytes(self) -> bytes:
+        """The body as bytes."""
+        return self.body.encode() if isinstance(self.body, str) else bytes(self.body)
+
+    def wire_properties(self) -> dict[str, str]:
+        """The properties as they go on the wire (user ones plus RocketMQ's)."""
+        props: dict[str, str] = {}
+        for name, value in self.properties.items():
+            if name in SYSTEM_PROPERTY_KEYS:
+                raise ConfigError("properties", name, "is a reserved RocketMQ property name")
+            props[str(name)] = str(value)
+        if self.tags:
+            props[MC.PROPERTY_TAGS] = self.tags
+        if self.keys:
+            keys = self.keys if isinstance(self.keys, str) else " ".join(self.keys)
+            props[MC.PROPERTY_KEYS] = keys
+        if self.delay_level:
+            if not 0 < self.delay_level <= 18:
+                raise ConfigError("delay_level", self.delay_level, "must be between 1 and 18")
+            props[MC.PROPERTY_DELAY_TIME_LEVEL] = str(self.delay_level)
+        props[MC.PROPERTY_WAIT_STORE_MSG_OK] = "true" if self.wait_store_msg_ok else "false"
+        return props
+
+
+class SendStatus(enum.Enum):
+    """How a send ended; every value means the broker stored the message."""
+
+    SEND_OK = "SEND_OK"
+    FLUSH_DISK_TIMEOUT = "FLUSH_DISK_TIMEOUT"
+    FLUSH_SLAVE_TIMEOUT = "FLUSH_SLAVE_TIMEOUT"
+    SLAVE_NOT_AVAILABLE = "SLAVE_NOT_AVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQueueRef:
+    """One queue of a topic on one broker."""
+
+    topic: str
+    broker_name: str
+    queue_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the broker answered to a send.
+
+    Attributes:
+        status: see :class:`SendStatus`.
+        msg_id: the client message id (``UNIQ_KEY``; comma-joined for batches).
+        offset_msg_id: the broker's id (store address + commitlog offset).
+        queue: where the message went.
+        queue_offset: its position in that queue (the first one for batches).
+        region_id: the broker's region.
+    """
+
+    status: SendStatus
+    msg_id: str
+    offset_msg_id: str
+    queue: MessageQueueRef
+    queue_offset: int
+    region_id: str = "DefaultRegion"
+    transaction_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A received message.
+
+    Attributes:
+        topic: the topic (the original one for retried messages).
+        body: the payload, decompressed.
+        msg_id: ``UNIQ_KEY`` when present, else the offset id (what Java shows as msgId).
+        offset_msg_id: the broker's id of this stored copy.
+        tags, keys, properties: as sent (``properties`` holds every property).
+        queue: where it was read from.
+        queue_offset: position in the queue.
+        commit_log_offset: physical position in the broker's commitlog.
+        born_timestamp, store_timestamp: epoch ms.
+        born_host, store_host: ``"ip:port"``.
+        reconsume_times: how often it was redelivered.
+    """
+
+    topic: str
+    body: bytes
+    msg_id: str
+    offset_msg_id: str
+    tags: str | None
+    keys: str | None
+    properties: Mapping[str, str]
+    queue: MessageQueueRef
+    queue_offset: int
+    commit_log_offset: int
+    born_timestamp: int
+    store_timestamp: int
+    born_host: str
+    store_host: str
+    reconsume_times: int
+
+    @classmethod
+    def from_record(cls, record: MessageRecord, broker_name: str) -> MessageView:
+        """Build from a decoded record (decompressing and restoring the retry topic)."""
+        body = record.body
+        if MessageSysFlag.is_compressed(record.sys_flag):
+            body, _ = decompress_body(body, record.sys_flag)
+        props = record.properties
+        topic = record.topic
+        if topic.startswith("%RETRY%") and MC.PROPERTY_RETRY_TOPIC in props:
+            topic = props[MC.PROPERTY_RETRY_TOPIC]
+        return cls(
+            topic=topic,
+            body=body,
+            msg_id=record.msg_id,
+            offset_msg_id=record.offset_msg_id,
+            tags=props.get(MC.PROPERTY_TAGS),
+            keys=props.get(MC.PROPERTY_KEYS),
+            properties=dict(props),
+            queue=MessageQueueRef(record.topic, broker_name, record.queue_id),
+            queue_offset=record.queue_offset,
+            commit_log_offset=record.commit_log_offset,
+            born_timestamp=record.born_timestamp,
+            store_timestamp=record.store_timestamp,
+            born_host=f"{record.born_host[0]}:{record.born_host[1]}",
+            store_host=f"{record.store_host[0]}:{record.store_host[1]}",
+            reconsume_times=record.reconsume_times,
+        )
