@@ -87,6 +87,7 @@ class BrokerController:
                 flush_commit_log_thorough_interval_ms=s["flushCommitLogThoroughInterval"],
                 sync_flush_timeout_ms=s["syncFlushTimeout"],
                 flush_interval_consume_queue_ms=s["flushIntervalConsumeQueue"],
+                flush_consume_queue_thorough_interval_ms=s["flushConsumeQueueThoroughInterval"],
                 delete_when=s["deleteWhen"],
                 file_reserved_time_hours=s["fileReservedTime"],
                 disk_max_used_space_ratio=s["diskMaxUsedSpaceRatio"],

@@ -13,6 +13,8 @@ On-disk formats are Apache RocketMQ's (``protocol.md`` section 6): records of se
 * ``flush``: flusher threads and group-commit waiters.
 * ``recovery``: making files agree at load.
 * ``cleanup``: retention and disk usage.
+* ``record_check``: validating records in place during recovery.
+* ``stats``: counters for the runtime-info table.
 * ``lock_file``: the directory lock.
 * ``config``, ``results``: settings and answers.
 """
@@ -30,6 +32,7 @@ from broker.store.results import (
     PutStatus,
     QueryMessageResult,
 )
+from broker.store.stats import StoreStats
 
 __all__ = [
     "MAX_PULL_MSG_SIZE",
@@ -42,4 +45,5 @@ __all__ = [
     "QueryMessageResult",
     "RecoveryReport",
     "StoreConfig",
+    "StoreStats",
 ]

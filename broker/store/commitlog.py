@@ -78,12 +78,14 @@ class CommitLog:
         """Start of the segment after the one holding ``offset``."""
         return offset + self.file_size - offset % self.file_size
 
-    def set_end(self, end: int, last_record_offset: int, timestamp: int) -> None:
-        """Set the write position after recovery (and count it as flushed)."""
+    def set_end(self, end: int, last_record_offset: int, timestamp: int, durable: int) -> None:
+        """Set the write position after recovery; bytes below ``durable`` are known to be
+        on disk (the next :meth:`flush` syncs the rest, which a crash may have left only in
+        the page cache)."""
         self.wrote = end
         self.last_record_offset = last_record_offset
         self.write_state = (end, timestamp)
-        self.flushed = end
+        self.flushed = min(durable, end)
         self.flushed_timestamp = timestamp
 
     # -- writing (event-loop thread) ----------------------------------------------------------

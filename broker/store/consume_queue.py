@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Final
 
 from broker.store.config import CQ_UNIT_SIZE
-from broker.store.mapped_file import MappedFile, MappedFileQueue
+from broker.store.mapped_file import MappedFile, MappedFileQueue, fsync_dir
 
 __all__ = ["BLANK_ENTRY_SIZE", "ConsumeQueue", "ConsumeQueueTable", "is_valid_topic_dir"]
 
@@ -208,8 +208,8 @@ class ConsumeQueue:
             return hi
 
         def later(phy: int, size: int) -> bool:
+            """Stored after the bound (an unreadable entry counts as early)."""
             t = store_time(phy, size)
-            # An unreadable entry (removed segment) counts as early.
             return t > timestamp if upper else t >= timestamp
 
         first = self._first_where(lo, hi, later)
@@ -226,6 +226,7 @@ class ConsumeQueue:
             return 0
 
         def dropped(phy: int, size: int) -> bool:
+            """Points at or past the start, or was never completely written."""
             return size <= 0 or phy >= phy_start
 
         cut = self._first_where(files[0].start // UNIT, self.max_offset, dropped)
@@ -241,7 +242,11 @@ class ConsumeQueue:
                     begin = pos - f.start
                     end = min(f.size, self.max_offset * UNIT - f.start)
                     f.map[begin:end] = bytes(end - begin)
-            self.queue.files = [f for f in self.queue.files if f.start <= pos]
+                    f.sync()  # the zeros must reach the disk before anything claims them
+            kept = [f for f in self.queue.files if f.start <= pos]
+            if len(kept) < len(self.queue.files):
+                fsync_dir(self.queue.directory)
+            self.queue.files = kept
         self.max_offset = cut
         self.min_offset = min(self.min_offset, cut)
         self.flushed = min(self.flushed, pos)

@@ -38,7 +38,7 @@ _DISPATCHED: Final = frozenset(
 
 def is_dispatched(sys_flag: int) -> bool:
     """Whether a message with this sysFlag gets a consume-queue entry."""
-    return sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK in _DISPATCHED
+    return (sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK) in _DISPATCHED
 
 
 class DispatchRequest(NamedTuple):
@@ -125,6 +125,7 @@ class Dispatcher:
             r.store_host = store_host
             r.body_crc = _CRC.unpack_from(buf, pos + 8)[0]
             r.store_size = p.size
+            r.sys_flag = p.sys_flag
             props = r.properties
             if cq is not None:
                 tags = compute_tags_code(r.topic, props, store_ts, self.delay_table)

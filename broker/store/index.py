@@ -257,6 +257,10 @@ class IndexService:
             if not name.isdigit():
                 continue
             path = os.path.join(self.directory, name)
+            if os.path.getsize(path) == 0:
+                log.warning("removing empty index file %s (a crash while creating it)", path)
+                os.unlink(path)
+                continue
             try:
                 self.files.append(IndexFile(path, self.slot_num, self.index_num, create=False))
             except ValueError as exc:

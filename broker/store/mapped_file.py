@@ -17,7 +17,14 @@ import mmap
 import os
 from typing import Final
 
-__all__ = ["MappedFile", "MappedFileQueue", "fsync_dir", "offset_to_name", "preallocate"]
+__all__ = [
+    "MappedFile",
+    "MappedFileQueue",
+    "fsync_dir",
+    "makedirs_durable",
+    "offset_to_name",
+    "preallocate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,17 @@ def preallocate(fd: int, pos: int, size: int) -> None:
             os.posix_fallocate(fd, pos, size - pos)
         except OSError as exc:  # a file system without fallocate: stay sparse
             log.debug("posix_fallocate failed (%s); file stays sparse", exc)
+
+
+def makedirs_durable(directory: str) -> None:
+    """``os.makedirs`` that also makes each created directory's entry durable."""
+    if os.path.isdir(directory):
+        return
+    parent = os.path.dirname(os.path.abspath(directory))
+    makedirs_durable(parent)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory)
+    fsync_dir(parent)
 
 
 def fsync_dir(directory: str) -> None:
@@ -94,14 +112,22 @@ class MappedFile:
 
     @classmethod
     def open(cls, path: str, start: int, size: int, *, writable: bool) -> MappedFile:
-        """Open an existing file; a file of the wrong size (a crash while creating it, or a
-        torn tail) is cut or zero-extended to ``size``."""
+        """Open an existing file. An empty one (a crash between creating and sizing it) is
+        sized; any other size mismatch means the configured size changed, and the data must
+        not be cut or padded.
+
+        Raises:
+            ValueError: the file is neither empty nor ``size`` bytes.
+            OSError: the file cannot be opened.
+        """
         fd = os.open(path, os.O_RDWR)
         try:
             actual = os.fstat(fd).st_size
-            if actual != size:
-                log.warning("%s is %d bytes, expected %d: resizing", path, actual, size)
-                preallocate(fd, min(actual, size), size)
+            if actual == 0:
+                log.warning("%s is empty (a crash while creating it): sizing it", path)
+                preallocate(fd, 0, size)
+            elif actual != size:
+                raise ValueError(f"{path} is {actual} bytes but the configured file size is {size}")
         except BaseException:
             os.close(fd)
             raise
@@ -236,7 +262,7 @@ class MappedFileQueue:
         Raises:
             OSError: the file cannot be created.
         """
-        os.makedirs(self.directory, exist_ok=True)
+        makedirs_durable(self.directory)
         f = MappedFile.create(self.directory, start, self.file_size, writable=self.writable_map)
         self.files.append(f)
         return f

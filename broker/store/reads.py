@@ -177,8 +177,8 @@ class StoreReader:
         i = 0
         for phy, size, tags in ENTRY.iter_unpack(entries):
             max_phy_pulling = phy
-            if phy < next_file_start:
-                i += 1
+            if phy < next_file_start or size <= 0 or size == BLANK_ENTRY_SIZE:
+                i += 1  # in a removed segment, or a filler entry
                 continue
             if total:
                 # Java isTheBatchFull: limits apply once something is in the batch.
@@ -197,9 +197,9 @@ class StoreReader:
                 ):
                     break
             i += 1
-            if size <= 0 or size == BLANK_ENTRY_SIZE:
-                continue  # a filler entry
             if message_filter is not None and not message_filter(tags):
+                if not total:
+                    result.status = GetMessageStatus.NO_MATCHED_MESSAGE
                 continue
             data = read(phy, size)
             if data is None:

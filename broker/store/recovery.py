@@ -72,6 +72,7 @@ class _Walker:
         self.delay = delay
 
     def check(self, f: MappedFile, pos: int, *, crc: bool | None = None) -> DispatchRequest | int:
+        """:func:`check_record` at ``pos`` of ``f`` (CRC as configured unless ``crc``)."""
         mv = memoryview(f.map)
         try:
             return check_record(
@@ -110,9 +111,16 @@ class _Walker:
         if f is None:
             return False
         r = self.check(f, last - f.start, crc=True)
-        return isinstance(r, DispatchRequest) and last + r.size == end
+        if not isinstance(r, DispatchRequest):
+            return False
+        record_end = last + r.size
+        if record_end == end:
+            return True
+        # The segment was closed with a filler after the last record.
+        return end == f.end and self.check(f, record_end - f.start) == RecordEnd.BLANK
 
     def first_store_timestamp(self, f: MappedFile) -> int:
+        """Store time of the segment's first record (0 if it has none)."""
         r = self.check(f, 0, crc=False)
         return r.store_timestamp if isinstance(r, DispatchRequest) else 0
 
@@ -203,7 +211,7 @@ def recover(
     if files and end < files[-1].end:
         log.info("commitlog ends at %d; cutting what follows", end)
     commitlog.truncate(end)
-    commitlog.set_end(end, last_record, last_ts)
+    commitlog.set_end(end, last_record, last_ts, durable=start)
     min_phy = commitlog.min_offset
     for cq in table.all():
         cq.correct_min_offset(min_phy)

@@ -86,6 +86,9 @@ class StoreStats(Mapping[str, int]):
         """Count a stored put and its latency."""
         self.put_message_times_total += messages
         self.put_message_size_total += size
+        if elapsed_ms <= 0.5:  # the common case: skip the search
+            self.put_latency_buckets[0 if elapsed_ms <= 0 else 1] += 1
+            return
         ms = int(elapsed_ms)
         self.put_message_entire_time_max = max(self.put_message_entire_time_max, ms)
         self.put_latency_buckets[bisect.bisect_left(_BOUNDS, elapsed_ms)] += 1

@@ -42,8 +42,17 @@ class Clock:
 _uniq = itertools.count()
 
 
+# Files are preallocated: keep test stores small unless a test says otherwise.
+SMALL = {
+    "mapped_file_size_commit_log": 1 << 20,
+    "mapped_file_size_consume_queue": 20 * 1024,
+    "max_hash_slot_num": 1024,
+    "max_index_num": 4096,
+}
+
+
 def make_config(root: Path | str, **overrides: Any) -> StoreConfig:
-    return StoreConfig(store_path_root_dir=str(root), **overrides)
+    return StoreConfig(store_path_root_dir=str(root), **{**SMALL, **overrides})
 
 
 def make_record(

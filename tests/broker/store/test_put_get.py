@@ -422,3 +422,52 @@ def test_ipv6_and_ipv4_store_hosts(tmp_path: Path, ip: str) -> None:
         assert s.get_message_store_timestamp("TopicA", 0, 0) == START_MS
     finally:
         s.shutdown()
+
+
+def test_queue_gap_is_filled_with_blank_entries(store: MessageStore) -> None:
+    cq = store.consume_queues.find_or_create("Gap", 0)
+    first = put_ok(store, make_record("Other"))
+    second = put_ok(store, make_record("Other"))
+    assert cq.put(first.wrote_offset, first.wrote_bytes, 0, 0)
+    assert cq.put(second.wrote_offset, second.wrote_bytes, 0, 3)  # 1 and 2 missing
+    assert not cq.put(second.wrote_offset, second.wrote_bytes, 0, 2)  # already past
+    got = store.get_message("Gap", 0, 0, 32)
+    assert got.queue_offsets == [0, 3]
+    assert got.next_begin_offset == 4
+    assert not store.check_in_mem_by_consume_offset("Gap", 0, 1)
+
+
+def test_queue_starting_past_zero_is_pre_blanked(store: MessageStore) -> None:
+    cq = store.consume_queues.find_or_create("Late", 0)
+    result = put_ok(store, make_record("Other"))
+    assert cq.put(result.wrote_offset, result.wrote_bytes, 0, 11)
+    assert (store.get_min_offset_in_queue("Late", 0), store.get_max_offset_in_queue("Late", 0)) == (
+        11,
+        12,
+    )
+    assert store.get_message("Late", 0, 3, 32).status is GetMessageStatus.OFFSET_TOO_SMALL
+    assert store.get_message("Late", 0, 11, 32).queue_offsets == [11]
+
+
+def test_python_memory_does_not_grow_with_messages(tmp_path: Path) -> None:
+    import gc
+    import tracemalloc
+
+    s = open_store(make_config(tmp_path, mapped_file_size_commit_log=1 << 20))
+    try:
+        records = [make_record(body=b"m" * 200, keys=f"k{i}", tags="T") for i in range(64)]
+        for i in range(2000):
+            s.put_message(records[i % 64])
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(8000):
+            s.put_message(records[i % 64])
+            if i % 100 == 0:
+                s.get_message("TopicA", 0, i, 32)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert grown < 100_000, grown  # 8,000 messages (1.9 MB stored): ~nothing kept
+    finally:
+        s.shutdown()

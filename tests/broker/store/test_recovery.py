@@ -268,3 +268,64 @@ def test_restart_in_the_same_process_many_times(tiny_config: StoreConfig) -> Non
         assert seen == Counter(uniqs)
     finally:
         store.shutdown()
+
+
+def test_replay_recreates_a_deleted_queue_from_the_checkpoint(
+    tiny_config: StoreConfig, tmp_path: Path
+) -> None:
+    config = make_config(tiny_config.store_path_root_dir, **NO_CHECKPOINTS)
+    store = open_store(config)
+    for i in range(5):
+        put_ok(store, make_record("Gone", uniq=f"G{i}"))
+    store.commitlog.flush()
+    store._logics_flusher.flush(thorough=True)  # the checkpoint now covers G0..G4
+    for i in range(5, 9):
+        put_ok(store, make_record("Gone", uniq=f"G{i}"))
+    store.delete_topics({"Gone"})
+    copy = _crash_copy(config, tmp_path / "crashed")
+    store.shutdown()
+    crashed = open_store(copy)
+    try:
+        # Java does the same: records after the checkpoint are dispatched again.
+        assert crashed.get_min_offset_in_queue("Gone", 0) == 5
+        assert crashed.get_max_offset_in_queue("Gone", 0) == 9
+        assert [r.unique_key for r in read_queue(crashed, "Gone")] == [f"G{i}" for i in range(5, 9)]
+    finally:
+        crashed.shutdown()
+
+
+def test_clean_restart_at_a_segment_end_needs_no_rescan(tiny_config: StoreConfig) -> None:
+    store = open_store(tiny_config)
+    big = put_ok(store, make_record(body=b"x" * 3000, uniq="big"))
+    # A put that rolls the segment but fails to write leaves the end at the segment end.
+    store.commitlog.reserve(2000)
+    end = store.max_phy_offset
+    assert end == tiny_config.mapped_file_size_commit_log
+    store.shutdown()
+    store = open_store(tiny_config)
+    try:
+        report = store.last_recovery
+        assert report is not None
+        # Walked from the last record's end over the filler: no rescan of the segment.
+        assert report.start_offset == big.end_offset
+        assert (report.end_offset, report.records_replayed) == (end, 0)
+        assert put_ok(store, make_record()).wrote_offset == end
+        assert read_queue(store, "TopicA")[0].unique_key == "big"
+    finally:
+        store.shutdown()
+
+
+def test_a_changed_file_size_is_refused_not_applied(tiny_config: StoreConfig) -> None:
+    store = open_store(tiny_config)
+    _fill(store, 5)
+    store.shutdown()
+    changed = make_config(
+        tiny_config.store_path_root_dir, **{**TINY, "mapped_file_size_commit_log": 8192}
+    )
+    store = MessageStore(changed, Clock())
+    assert not store.load()
+    store = open_store(tiny_config)  # the files are untouched
+    try:
+        assert len(read_queue(store, "TopicA", 0)) == 2
+    finally:
+        store.shutdown()
