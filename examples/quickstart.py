@@ -1,79 +1,117 @@
-"""Quickstart: start a name server on a free port and talk to it with mqadmin.
+"""Quickstart: a name server, a broker, and a produce/consume round trip.
 
-Runs everything on loopback with a temporary HOME (logs and KV config land there), and stops
-every process it started, whatever happens. ``python examples/quickstart.py``.
+Everything runs on loopback with a temporary HOME and store (logs land there too), on free
+ports, and every process started here is stopped at the end, whatever happens.
+``python examples/quickstart.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-BOOT = re.compile(r"The Name Server boot success\. serializeType=JSON \(port (\d+)")
+import anyio
+
+from rocketmq_py import AsyncLitePullConsumer, AsyncProducer, Message
+
+NAMESRV_BOOT = re.compile(r"The Name Server boot success\. serializeType=JSON \(port (\d+)")
+BROKER_BOOT = re.compile(r"The broker\[.*\] boot success")
 
 
-def start_namesrv(home: Path) -> tuple[subprocess.Popen[str], int]:
-    """Start ``mqnamesrv`` on a free port and wait for its boot line."""
-    env = {**os.environ, "HOME": str(home)}
+def free_port_pair() -> int:
+    """A port P with P and P-2 free (the broker also listens on listenPort-2)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("0.0.0.0", 0))
+            port = int(s.getsockname()[1])
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("0.0.0.0", port))
+                b.bind(("0.0.0.0", port - 2))
+        except OSError:
+            continue
+        return port
+    raise SystemExit("no free port pair")
+
+
+def start(
+    cmd: list[str], env: dict[str, str], boot: re.Pattern[str], name: str
+) -> tuple[subprocess.Popen[str], str]:
+    """Start a server and wait for its boot line."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "broker.namesrv.cli", "--listenPort", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    for line in proc.stdout:
-        print(f"[mqnamesrv] {line.rstrip()}")
-        match = BOOT.search(line)
-        if match:
-            return proc, int(match.group(1))
-        if time.monotonic() > deadline:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
             break
+        print(f"[{name}] {line.rstrip()}")
+        if boot.search(line):
+            return proc, line
     proc.kill()
-    raise SystemExit("mqnamesrv did not start")
+    raise SystemExit(f"{name} did not start")
 
 
-def mqadmin(*args: str) -> str:
-    """Run ``mqadmin`` and echo what it prints."""
-    cmd = [sys.executable, "-m", "rocketmq_py.admin.cli", *args]
-    print(f"$ mqadmin {' '.join(args)}")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
-    print(out, end="")
-    return out
+async def round_trip(namesrv: str) -> None:
+    """Send ten messages and read them back."""
+    async with AsyncProducer("QuickstartProducer", namesrv) as producer:
+        for i in range(10):
+            result = await producer.send(
+                Message("QuickstartTopic", f"hello {i}", tags="demo", keys=f"order-{i}")
+            )
+            queue = result.queue
+            print(f"sent {result.msg_id} to queue {queue.queue_id} offset {result.queue_offset}")
+    received: list[str] = []
+    async with AsyncLitePullConsumer(
+        "QuickstartConsumer", namesrv, consume_from_where="first"
+    ) as consumer:
+        consumer.subscribe("QuickstartTopic", "demo")
+        with anyio.fail_after(60):
+            while len(received) < 10:
+                for message in await consumer.poll(timeout=2):
+                    print(
+                        f"received {message.msg_id}: {message.body.decode()} (keys {message.keys})"
+                    )
+                    received.append(message.body.decode())
+    assert sorted(received) == sorted(f"hello {i}" for i in range(10)), received
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rocketmq-py-quickstart-") as tmp:
         home = Path(tmp)
-        proc, port = start_namesrv(home)
+        env = {**os.environ, "HOME": str(home)}
+        procs: list[subprocess.Popen[str]] = []
         try:
-            addr = f"127.0.0.1:{port}"
-            mqadmin("clusterList", "-n", addr)
-            mqadmin(
-                "updateKvConfig",
-                "-n",
-                addr,
-                "-s",
-                "ORDER_TOPIC_CONFIG",
-                "-k",
-                "Orders",
-                "-v",
-                "broker-a:4",
+            namesrv_cmd = [sys.executable, "-m", "broker.namesrv.cli", "--listenPort", "0"]
+            namesrv_proc, line = start(namesrv_cmd, env, NAMESRV_BOOT, "mqnamesrv")
+            procs.append(namesrv_proc)
+            match = NAMESRV_BOOT.search(line)
+            assert match is not None
+            namesrv = f"127.0.0.1:{match.group(1)}"
+            conf = home / "broker.conf"
+            conf.write_text(
+                f"brokerName=broker-a\nbrokerIP1=127.0.0.1\nlistenPort={free_port_pair()}\n"
+                f"storePathRootDir={home / 'store'}\n"
             )
-            value = mqadmin("getKvConfig", "-n", addr, "-s", "ORDER_TOPIC_CONFIG", "-k", "Orders")
-            assert value.strip() == "broker-a:4", value
-            kv_file = home / "namesrv" / "kvConfig.json"
-            print(f"KV config persisted to {kv_file}: {kv_file.read_text()}")
+            broker_cmd = [sys.executable, "-m", "broker.cli", "-n", namesrv, "-c", str(conf)]
+            broker_proc, _ = start(broker_cmd, env, BROKER_BOOT, "mqbroker")
+            procs.append(broker_proc)
+            anyio.run(round_trip, namesrv)
             print("quickstart OK")
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=30)
+                if proc.stdout is not None:
+                    proc.stdout.close()
 
 
 if __name__ == "__main__":

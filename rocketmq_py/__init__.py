@@ -5,6 +5,8 @@ internal. ``rocketmq_py.protocol`` is the sans-IO wire codec shared with the ser
 """
 
 from rocketmq_py._async.admin import AsyncAdmin
+from rocketmq_py._async.lite_pull import AsyncLitePullConsumer
+from rocketmq_py._async.producer import AsyncProducer
 from rocketmq_py.exceptions import (
     ConfigError,
     ConnectError,
@@ -23,22 +25,36 @@ from rocketmq_py.exceptions import (
     TopicNotExistError,
     TransportError,
 )
+from rocketmq_py.message import (
+    Message,
+    MessageQueueRef,
+    MessageView,
+    SendResult,
+    SendStatus,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AsyncAdmin",
+    "AsyncLitePullConsumer",
+    "AsyncProducer",
     "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
     "LocalProtocolError",
+    "Message",
     "MessageIllegalError",
+    "MessageQueueRef",
+    "MessageView",
     "NoPermissionError",
     "ProtocolError",
     "RemoteProtocolError",
     "RequestTimeoutError",
     "ResponseError",
     "RocketMQError",
+    "SendResult",
+    "SendStatus",
     "ServerSystemError",
     "ServiceNotAvailableError",
     "SystemBusyError",
