@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import time
 
+from rocketmq_py.exceptions import LocalProtocolError
 from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.message import UniqueIdGenerator
@@ -20,22 +20,12 @@ class UniqueKeys:
     def __init__(self, ip: str) -> None:
         try:
             self._gen = UniqueIdGenerator(ip, os.getpid(), id(self) & 0x7FFFFFFF)
-        except Exception:  # an unparsable advertised address: fall back to loopback bytes
+        except LocalProtocolError:  # an unparsable advertised address: fall back to loopback
             self._gen = UniqueIdGenerator("127.0.0.1", os.getpid(), id(self) & 0x7FFFFFFF)
-        self._month_start_ms = 0
-        self._month_end_ms = 0
 
     def next_id(self, now_ms: int) -> str:
         """A fresh id for ``now_ms``."""
-        if not self._month_start_ms <= now_ms < self._month_end_ms:
-            local = time.localtime(now_ms / 1000)
-            start = time.mktime((local.tm_year, local.tm_mon, 1, 0, 0, 0, 0, 0, -1))
-            year, month = (
-                (local.tm_year + 1, 1) if local.tm_mon == 12 else (local.tm_year, local.tm_mon + 1)
-            )
-            end = time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1))
-            self._month_start_ms, self._month_end_ms = int(start * 1000), int(end * 1000)
-        return self._gen.next_id(now_ms, self._month_start_ms)
+        return self._gen.next_id_local(now_ms)
 
 
 def parse_host(address: str) -> tuple[str, int]:

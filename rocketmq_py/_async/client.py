@@ -66,21 +66,10 @@ class ClientInstance:
         self.routes: dict[str, TopicRouteData] = {}
         self._route_time: dict[str, float] = {}
         self.unique_ids = UniqueIdGenerator(self.ip, os.getpid(), random.getrandbits(31))
-        self._month_start_ms = 0
-        self._month_end_ms = 0
 
     def next_unique_id(self) -> str:
         """A fresh client message id (UNIQ_KEY)."""
-        now_ms = time.time_ns() // 1_000_000
-        if not self._month_start_ms <= now_ms < self._month_end_ms:
-            local = time.localtime(now_ms / 1000)
-            start = time.mktime((local.tm_year, local.tm_mon, 1, 0, 0, 0, 0, 0, -1))
-            year, month = (
-                (local.tm_year + 1, 1) if local.tm_mon == 12 else (local.tm_year, local.tm_mon + 1)
-            )
-            end = time.mktime((year, month, 1, 0, 0, 0, 0, 0, -1))
-            self._month_start_ms, self._month_end_ms = int(start * 1000), int(end * 1000)
-        return self.unique_ids.next_id(now_ms, self._month_start_ms)
+        return self.unique_ids.next_id_local(time.time_ns() // 1_000_000)
 
     async def fetch_route(self, topic: str) -> TopicRouteData:
         """Ask a name server for ``topic``'s route (raises TopicNotExistError)."""

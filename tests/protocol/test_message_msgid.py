@@ -150,3 +150,21 @@ def test_unique_id_round_trip(ip, pid, hash_code, offset):
 def test_decode_unique_id_rejects_bad_ids():
     with pytest.raises(RemoteProtocolError, match="invalid unique message id 'XYZ'"):
         decode_unique_id("XYZ")
+
+
+def test_local_month_window_and_next_id_local() -> None:
+    import datetime
+
+    from rocketmq_py.protocol.message.msgid import (
+        UniqueIdGenerator,
+        decode_unique_id,
+        local_month_window_ms,
+    )
+
+    now = datetime.datetime(2026, 12, 31, 23, 59, 59).astimezone()
+    start, end = local_month_window_ms(int(now.timestamp() * 1000))
+    assert datetime.datetime.fromtimestamp(start / 1000) == datetime.datetime(2026, 12, 1)
+    assert datetime.datetime.fromtimestamp(end / 1000) == datetime.datetime(2027, 1, 1)
+    gen = UniqueIdGenerator("10.0.0.1", 7, 9)
+    now_ms = start + 12_345
+    assert decode_unique_id(gen.next_id_local(now_ms)).timestamp_offset_ms == 12_345

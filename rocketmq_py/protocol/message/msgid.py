@@ -22,6 +22,7 @@ See ``protocol.md`` section 4.5.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import ipaddress
 import itertools
@@ -149,12 +150,13 @@ class UniqueIdGenerator:
     ``next_id`` is safe to call from several threads: the counter is an ``itertools.count``.
     """
 
-    __slots__ = ("_counter", "_prefix")
+    __slots__ = ("_counter", "_month", "_prefix")
 
     def __init__(self, ip: str | bytes, pid: int, class_loader_hash: int) -> None:
         fixed = ip_to_bytes(ip) + struct.pack(">HI", pid & 0xFFFF, class_loader_hash & 0xFFFFFFFF)
         self._prefix = fixed.hex().upper()
         self._counter = itertools.count()
+        self._month = (0, 0)
 
     @property
     def prefix(self) -> str:
@@ -175,3 +177,22 @@ class UniqueIdGenerator:
             diff = 0
         counter = next(self._counter) & 0xFFFF
         return f"{self._prefix}{diff:08X}{counter:04X}"
+
+    def next_id_local(self, now_ms: int) -> str:
+        """A new id, with the month start taken from the local time zone for ``now_ms``.
+
+        The caller still owns the clock; the month window is cached until it ends.
+        """
+        start, end = self._month
+        if not start <= now_ms < end:
+            start, end = self._month = local_month_window_ms(now_ms)
+        return self.next_id(now_ms, start)
+
+
+def local_month_window_ms(now_ms: int) -> tuple[int, int]:
+    """Epoch ms of 00:00 local time on the 1st of ``now_ms``'s month and of the next month."""
+    local = datetime.datetime.fromtimestamp(now_ms / 1000).astimezone()
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year, month = (first.year + 1, 1) if first.month == 12 else (first.year, first.month + 1)
+    following = datetime.datetime(year, month, 1).astimezone()
+    return int(first.timestamp() * 1000), int(following.timestamp() * 1000)
