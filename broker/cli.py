@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
-from broker._config import read_properties_file
-from broker._logging import setup_logging
-from broker._server import run, run_until_signalled
+from broker._cli import OneLineErrorParser, run_server_cli
 from broker.config import BROKER_SETTINGS, broker_settings
 from broker.controller import BrokerController
-from rocketmq_py.exceptions import ConfigError
 
 __all__ = ["main"]
-
-log = logging.getLogger("broker")
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
     keys = "\n".join(f"  {s.key:<34} {s.doc}" for s in BROKER_SETTINGS if s.used)
-    parser = _ArgumentParser(
+    parser = OneLineErrorParser(
         prog="mqbroker",
         description="Start a RocketMQ broker (commitlog, consume queues, index, delay levels).",
         epilog=f"config file keys (Apache names; others are accepted and ignored):\n{keys}",
@@ -49,50 +39,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mqbroker``; returns the exit status."""
     args = _parser().parse_args(argv)
     settings = broker_settings()
-    try:
-        if args.configFile:
-            settings.update(read_properties_file(args.configFile))
-        if args.namesrvAddr is not None:
-            settings.update({"namesrvAddr": args.namesrvAddr})
-    except ConfigError as exc:
-        print(f"mqbroker: error: {exc}", file=sys.stderr)
-        return 2
-    for key in settings.unknown:
-        print(f"mqbroker: warning: unknown config key {key!r} ignored", file=sys.stderr)
-    if args.printConfigItem:
-        print(settings.dump())
-        return 0
-    log_path = setup_logging("broker")
-    for key in settings.unknown:
-        log.warning("unknown config key %r ignored", key)
 
-    async def serve() -> None:
+    @asynccontextmanager
+    async def server(log_path: str) -> AsyncIterator[str]:
         async with BrokerController(settings) as broker:
-            line = (
+            yield (
                 f"The broker[{broker.broker_name}, {broker.broker_addr}] boot success. "
                 f"serializeType=JSON and name server is {settings['namesrvAddr'] or 'not set'}"
             )
-            log.info(line)
-            print(f"{line} (log {log_path})", flush=True)
-            signum = await run_until_signalled()
-            log.info("received %s, shutting down", signum.name)
 
-    try:
-        run(serve)
-    except OSError as exc:
-        print(
-            f"mqbroker: error: cannot start: {exc.strerror or exc} "
-            f"(listenPort {settings['listenPort']} "
-            f"and {int(settings['listenPort']) - 2} must be free)",
-            file=sys.stderr,
+    def bind_error(exc: OSError) -> str:
+        port = int(settings["listenPort"])
+        return (
+            f"cannot start: {exc.strerror or exc} (listenPort {port} and {port - 2} must be free)"
         )
-        return 1
-    except RuntimeError as exc:
-        print(f"mqbroker: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # pragma: no cover - SIGINT before the handler is installed
-        return 130
-    return 0
+
+    overrides = {} if args.namesrvAddr is None else {"namesrvAddr": args.namesrvAddr}
+    return run_server_cli(
+        "mqbroker",
+        "broker",
+        settings,
+        config_file=args.configFile,
+        overrides=overrides,
+        print_config=args.printConfigItem,
+        server=server,
+        bind_error=bind_error,
+    )
 
 
 if __name__ == "__main__":
