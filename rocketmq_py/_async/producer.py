@@ -13,12 +13,15 @@ import contextlib
 import itertools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
+from typing import Any
 
 import anyio
 import anyio.abc
 
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
+from rocketmq_py._trace import TraceHook, trace
 from rocketmq_py._transport import ConnectionPool
 from rocketmq_py.exceptions import (
     ConfigError,
@@ -54,6 +57,19 @@ _STATUS = {
 CLIENT_INNER_PRODUCER = "CLIENT_INNER_PRODUCER"
 
 
+@dataclass(slots=True)
+class _Outgoing:
+    """One send (or batch) as it goes on the wire, kept across retries."""
+
+    topic: str
+    body: bytes
+    properties: dict[str, str]
+    sys_flag: int
+    flag: int
+    msg_ids: list[str]
+    batch: bool = False
+
+
 class AsyncProducer:
     """Sends messages; use as ``async with AsyncProducer("PG", "127.0.0.1:9876") as p:``.
 
@@ -65,6 +81,7 @@ class AsyncProducer:
         compress_over: bodies of at least this many bytes are zlib-compressed (Java's 4 KiB).
         max_message_size: largest body accepted client-side (4 MiB).
         default_topic_queue_nums: queues per broker for auto-created topics (Java's 4).
+        hooks: trace hooks called around every send (see ``rocketmq_py._trace``).
     """
 
     def __init__(
@@ -77,6 +94,7 @@ class AsyncProducer:
         compress_over: int = 4096,
         max_message_size: int = 4 * 1024 * 1024,
         default_topic_queue_nums: int = 4,
+        hooks: Sequence[TraceHook] = (),
     ) -> None:
         if not group:
             raise ConfigError("group", group, "a producer group name is required")
@@ -86,6 +104,7 @@ class AsyncProducer:
         self.compress_over = compress_over
         self.max_message_size = max_message_size
         self.default_topic_queue_nums = default_topic_queue_nums
+        self._hooks = tuple(hooks)
         self._pool = ConnectionPool(connect_timeout=send_timeout)
         self._client = ClientInstance(namesrv_addr, self._pool, timeout=send_timeout)
         self._counter = itertools.count()
@@ -146,59 +165,70 @@ class AsyncProducer:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _request(
-        self, message: Message, queue: MessageQueueRef, *, batch_body: bytes | None = None
-    ) -> tuple[RemotingCommand, str]:
+    def _prepare(self, message: Message) -> _Outgoing:
+        """Properties (with a fresh UNIQ_KEY) and the body as sent, computed once per send so
+        that retries carry the same message id, as Java's do."""
         props = message.wire_properties()
-        sys_flag = 0
-        if batch_body is None:
-            unique = props.setdefault(
-                MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, self._client.next_unique_id()
+        unique = props.setdefault(
+            MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, self._client.next_unique_id()
+        )
+        body = message.body_bytes()
+        if len(body) > self.max_message_size:
+            raise ConfigError(
+                "body", f"<{len(body)} bytes>", f"exceeds max_message_size {self.max_message_size}"
             )
-            body = message.body_bytes()
-            if len(body) > self.max_message_size:
-                raise ConfigError(
-                    "body",
-                    f"<{len(body)} bytes>",
-                    f"exceeds max_message_size {self.max_message_size}",
-                )
-            if len(body) >= self.compress_over:
-                body, sys_flag = compress_body(body, sys_flag)
-        else:
-            unique = ""
-            body = batch_body
+        sys_flag = 0
+        if len(body) >= self.compress_over:
+            body, sys_flag = compress_body(body, sys_flag)
+        return _Outgoing(message.topic, body, props, sys_flag, message.flag, [unique])
+
+    def _request(self, out: _Outgoing, queue: MessageQueueRef) -> RemotingCommand:
         header = SendMessageRequestHeaderV2(
             producer_group=self.group,
             topic=queue.topic,
             default_topic=AUTO_CREATE_TOPIC_KEY,
             default_topic_queue_nums=self.default_topic_queue_nums,
             queue_id=queue.queue_id,
-            sys_flag=sys_flag,
+            sys_flag=out.sys_flag,
             born_timestamp=time.time_ns() // 1_000_000,
-            flag=message.flag,
-            properties=encode_properties(props),
+            flag=out.flag,
+            properties=encode_properties(out.properties),
             reconsume_times=0,
             unit_mode=False,
-            batch=batch_body is not None,
+            batch=out.batch,
         )
-        code = (
-            RequestCode.SEND_BATCH_MESSAGE
-            if batch_body is not None
-            else RequestCode.SEND_MESSAGE_V2
-        )
-        return RemotingCommand.request(code, header, body), unique
+        code = RequestCode.SEND_BATCH_MESSAGE if out.batch else RequestCode.SEND_MESSAGE_V2
+        return RemotingCommand.request(code, header, out.body)
+
+    def _trace_info(self, out: _Outgoing, properties: object) -> dict[str, Any]:
+        return {
+            "topic": out.topic,
+            "group": self.group,
+            "client_id": self._client.client_id,
+            "msg_ids": out.msg_ids,
+            "message_count": len(out.msg_ids),
+            "body_size": len(out.body),
+            "properties": properties,
+        }
 
     async def send(self, message: Message, *, queue: MessageQueueRef | None = None) -> SendResult:
         """Send and wait for the broker to store it; retried on retriable failures."""
-        return await self._send(message, None, queue)
+        out = self._prepare(message)
+        async with trace("send", self._hooks, self._trace_info(out, out.properties)) as info:
+            result = await self._send(out, queue)
+            info["result"] = result
+            info["queue"] = result.queue
+        return result
 
     async def send_batch(self, messages: Sequence[Message]) -> SendResult:
-        """Send several messages of one topic as one request (SEND_BATCH_MESSAGE)."""
+        """Send several messages of one topic as one request (SEND_BATCH_MESSAGE).
+
+        Trace hooks see ``info["properties"]`` as the list of every message's properties.
+        """
         if not messages:
             raise ConfigError("messages", [], "a batch needs at least one message")
         topic = messages[0].topic
-        items: list[tuple[bytes, int, dict[str, str]]] = []
-        ids = []
+        parts: list[_Outgoing] = []
         for message in messages:
             if message.topic != topic:
                 raise ConfigError(
@@ -206,41 +236,36 @@ class AsyncProducer:
                 )
             if message.delay_level:
                 raise ConfigError("delay_level", message.delay_level, "batches cannot be delayed")
-            props = message.wire_properties()
-            ids.append(
-                props.setdefault(
-                    MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, self._client.next_unique_id()
-                )
-            )
-            items.append((message.body_bytes(), message.flag, props))
-        wrapper = Message(topic=topic, body=b"")
-        result = await self._send(wrapper, encode_batch(items), None)
-        return SendResult(
-            result.status,
-            ",".join(ids),
-            result.offset_msg_id,
-            result.queue,
-            result.queue_offset,
-            result.region_id,
-        )
+            parts.append(self._prepare(replace(message, body=message.body_bytes())))
+        out = _Outgoing(topic, b"", {}, 0, 0, [i for p in parts for i in p.msg_ids], batch=True)
+        async with trace(
+            "send", self._hooks, self._trace_info(out, [p.properties for p in parts])
+        ) as info:
+            # Encoded after send.started so hooks may add properties (trace context) first.
+            out.body = encode_batch([(p.body, p.flag, p.properties) for p in parts])
+            info["body_size"] = len(out.body)
+            result = await self._send(out, None)
+            info["result"] = result
+            info["queue"] = result.queue
+        return result
 
     async def send_oneway(self, message: Message, *, queue: MessageQueueRef | None = None) -> None:
         """Send without waiting for any answer (no retry, no result)."""
-        queues, route = await self._publish_queues(message.topic)
-        target = queue or queues[next(self._counter) % len(queues)]
-        request, _ = self._request(message, target)
-        address = self._broker_address(route, target.broker_name)
-        self._brokers_seen.add(address)
-        await self._pool.oneway(address, request)
+        out = self._prepare(message)
+        async with trace("send", self._hooks, self._trace_info(out, out.properties)) as info:
+            queues, route = await self._publish_queues(message.topic)
+            target = queue or queues[next(self._counter) % len(queues)]
+            info["queue"] = target
+            address = self._broker_address(route, target.broker_name)
+            self._brokers_seen.add(address)
+            await self._pool.oneway(address, self._request(out, target))
 
-    async def _send(
-        self, message: Message, batch_body: bytes | None, queue: MessageQueueRef | None
-    ) -> SendResult:
+    async def _send(self, out: _Outgoing, queue: MessageQueueRef | None) -> SendResult:
         attempts = 1 + (0 if queue is not None else self.retries)
         last_error: RocketMQError | None = None
         last_broker: str | None = None
         for _attempt in range(attempts):
-            queues, route = await self._publish_queues(message.topic)
+            queues, route = await self._publish_queues(out.topic)
             if queue is not None:
                 target = queue
             else:
@@ -250,7 +275,7 @@ class AsyncProducer:
                     (q for q in candidates if q.broker_name != last_broker), candidates[0]
                 )
             last_broker = target.broker_name
-            request, unique = self._request(message, target, batch_body=batch_body)
+            request = self._request(out, target)
             try:
                 address = self._broker_address(route, target.broker_name)
                 self._brokers_seen.add(address)
@@ -263,13 +288,13 @@ class AsyncProducer:
                 last_error = ResponseError.for_code(response.code, response.remark)
                 if response.code in _RETRY_CODES:
                     if response.code == ResponseCode.TOPIC_NOT_EXIST:
-                        await self._refresh(message.topic)
+                        await self._refresh(out.topic)
                     continue
                 raise last_error
             header = response.read_header(SendMessageResponseHeader)
             return SendResult(
                 status=status,
-                msg_id=unique,
+                msg_id=",".join(out.msg_ids),
                 offset_msg_id=header.msg_id,
                 queue=MessageQueueRef(target.topic, target.broker_name, header.queue_id),
                 queue_offset=header.queue_offset,
