@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 
 from broker._config import Settings, read_properties_file
 from broker._logging import setup_logging
-from broker._server import run, run_until_signalled
+from broker._server.runner import run, termination_signals
 from rocketmq_py.exceptions import ConfigError
 
 __all__ = ["OneLineErrorParser", "run_server_cli"]
@@ -60,11 +60,12 @@ def run_server_cli(
         log.warning("unknown config key %r ignored", key)
 
     async def serve() -> None:
-        async with server(str(log_path)) as boot_line:
-            log.info(boot_line)
-            print(f"{boot_line} (log {log_path})", flush=True)
-            signum = await run_until_signalled()
-            log.info("received %s, shutting down", signum.name)
+        with termination_signals() as next_signal:
+            async with server(str(log_path)) as boot_line:
+                log.info(boot_line)
+                print(f"{boot_line} (log {log_path})", flush=True)
+                signum = await next_signal()
+                log.info("received %s, shutting down", signum.name)
 
     try:
         run(serve)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import anyio
 
-__all__ = ["install_uvloop", "run", "run_until_signalled", "uvloop_available"]
+__all__ = [
+    "install_uvloop",
+    "run",
+    "run_until_signalled",
+    "termination_signals",
+    "uvloop_available",
+]
 
 
 def uvloop_available() -> bool:
@@ -28,9 +35,24 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
     anyio.run(main, backend="asyncio", backend_options={"use_uvloop": install_uvloop()})
 
 
+@contextmanager
+def termination_signals() -> Iterator[Callable[[], Awaitable[signal.Signals]]]:
+    """Catch SIGTERM/SIGINT from now on; yields a function that waits for the next one.
+
+    Open it before the server announces itself, so a signal sent right after the boot line
+    is a graceful shutdown, not the default action (death by signal).
+    """
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+
+        async def wait() -> signal.Signals:
+            async for signum in signals:
+                return signal.Signals(signum)
+            raise RuntimeError("signal receiver ended")  # pragma: no cover - never ends
+
+        yield wait
+
+
 async def run_until_signalled() -> signal.Signals:
     """Wait until SIGTERM or SIGINT arrives and return which one."""
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for signum in signals:
-            return signal.Signals(signum)
-    raise RuntimeError("signal receiver ended")  # pragma: no cover - the iterator never ends
+    with termination_signals() as wait:
+        return await wait()
