@@ -120,6 +120,8 @@ class BrokerController:
         self.dispatcher = Dispatcher()
         install_processors(self, self.dispatcher)
         self.dispatcher.on_channel_closed(self._channel_closed)
+        # Sends defer their commitlog writes; responses go out only after this wrote them.
+        self.dispatcher.set_write_barrier(self.store.commit_deferred)
         self.servers = [
             RemotingServer(self.dispatcher, "0.0.0.0", self.listen_port),
             RemotingServer(self.dispatcher, "0.0.0.0", max(self.listen_port - 2, 0)),

@@ -7,6 +7,9 @@ internal. ``rocketmq_py.protocol`` is the sans-IO wire codec shared with the ser
 from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py._async.lite_pull import AsyncLitePullConsumer
 from rocketmq_py._async.producer import AsyncProducer
+from rocketmq_py._async.push import AsyncPushConsumer, MessageHandler
+from rocketmq_py._sync import Admin, LitePullConsumer, Producer
+from rocketmq_py._trace import TraceHook
 from rocketmq_py.exceptions import (
     ConfigError,
     ConnectError,
@@ -21,6 +24,7 @@ from rocketmq_py.exceptions import (
     RocketMQError,
     ServerSystemError,
     ServiceNotAvailableError,
+    SyncInAsyncContextError,
     SystemBusyError,
     TopicNotExistError,
     TransportError,
@@ -36,18 +40,23 @@ from rocketmq_py.message import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Admin",
     "AsyncAdmin",
     "AsyncLitePullConsumer",
     "AsyncProducer",
+    "AsyncPushConsumer",
     "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
+    "LitePullConsumer",
     "LocalProtocolError",
     "Message",
+    "MessageHandler",
     "MessageIllegalError",
     "MessageQueueRef",
     "MessageView",
     "NoPermissionError",
+    "Producer",
     "ProtocolError",
     "RemoteProtocolError",
     "RequestTimeoutError",
@@ -57,7 +66,9 @@ __all__ = [
     "SendStatus",
     "ServerSystemError",
     "ServiceNotAvailableError",
+    "SyncInAsyncContextError",
     "SystemBusyError",
     "TopicNotExistError",
+    "TraceHook",
     "TransportError",
 ]

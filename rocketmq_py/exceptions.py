@@ -4,6 +4,8 @@ The tree::
 
     RocketMQError
     ├── ConfigError                  a setting or argument has a bad value (names field and value)
+    ├── SyncInAsyncContextError      a blocking (sync) client method was called from a running
+    │                                event loop; also a RuntimeError
     ├── ProtocolError                the Remoting wire protocol was violated
     │   ├── LocalProtocolError       we were asked to send something the protocol cannot carry
     │   └── RemoteProtocolError      the peer sent something malformed
@@ -40,6 +42,7 @@ __all__ = [
     "RocketMQError",
     "ServerSystemError",
     "ServiceNotAvailableError",
+    "SyncInAsyncContextError",
     "SystemBusyError",
     "TopicNotExistError",
     "TransportError",
@@ -68,6 +71,17 @@ class ConfigError(RocketMQError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"{field}={value!r}: {reason}")
+
+
+class SyncInAsyncContextError(RocketMQError, RuntimeError):
+    """A method of the blocking API (``rocketmq_py._sync``) was called from a running event loop.
+
+    The blocking clients wait for a background event loop thread; doing that from an event
+    loop (asyncio, or any loop anyio runs) would stall every other task of that loop, and
+    deadlock it if the call came from the background loop itself. Use the ``Async*`` twin
+    (:class:`~rocketmq_py.AsyncProducer` ...) there, or move the call to a worker thread
+    (``anyio.to_thread.run_sync``).
+    """
 
 
 class ProtocolError(RocketMQError):

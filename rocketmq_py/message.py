@@ -130,6 +130,12 @@ class MessageView:
         born_timestamp, store_timestamp: epoch ms.
         born_host, store_host: ``"ip:port"``.
         reconsume_times: how often it was redelivered.
+        flag: the user flag stored with the message.
+        sys_flag: the stored ``MessageSysFlag`` bits (compression, transaction, host kinds).
+        store_size: the stored record's size in bytes.
+        body_crc: the CRC32 of the stored body.
+        prepared_transaction_offset: for a committed transactional message, the commitlog
+            offset of its half message.
     """
 
     topic: str
@@ -147,6 +153,11 @@ class MessageView:
     born_host: str
     store_host: str
     reconsume_times: int
+    flag: int = 0
+    sys_flag: int = 0
+    store_size: int = 0
+    body_crc: int = 0
+    prepared_transaction_offset: int = 0
 
     @classmethod
     def from_record(cls, record: MessageRecord, broker_name: str) -> MessageView:
@@ -174,4 +185,9 @@ class MessageView:
             born_host=f"{record.born_host[0]}:{record.born_host[1]}",
             store_host=f"{record.store_host[0]}:{record.store_host[1]}",
             reconsume_times=record.reconsume_times,
+            flag=record.flag,
+            sys_flag=record.sys_flag,
+            store_size=record.store_size,
+            body_crc=record.body_crc,
+            prepared_transaction_offset=record.prepared_transaction_offset,
         )

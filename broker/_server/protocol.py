@@ -3,7 +3,8 @@
 Why a Protocol and not streams: with pipelined requests, framing on ``data_received`` measured
 4-6x faster than ``StreamReader.readexactly`` (``research/performance.md`` section 6). Every
 complete frame of one ``data_received`` call is processed in one loop and all the responses that
-are ready are written with a single ``transport.write``.
+are ready are written with a single ``transport.write``, after the dispatcher's write barrier
+(the broker writes the commitlog records of the batch's sends there, once for all of them).
 
 Backpressure: at most ``max_in_flight`` asynchronous handlers run per connection; beyond that,
 and whenever the transport's write buffer is over its high-water mark, the connection stops
@@ -13,16 +14,17 @@ reading until work drains, so a fast client cannot grow the server's memory with
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from broker._server.channel import Channel
-from broker._server.dispatch import Dispatcher, error_response
+from broker._server.dispatch import Dispatcher, barrier_failed_response, error_response
 from rocketmq_py.exceptions import RemoteProtocolError
 from rocketmq_py.protocol.codes import ResponseCode
-from rocketmq_py.protocol.command import RemotingCommand
+from rocketmq_py.protocol.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
 from rocketmq_py.protocol.connection import RemotingConnection
 
 if TYPE_CHECKING:
@@ -52,7 +54,13 @@ class ServerProtocol(asyncio.Protocol):
         self._max_in_flight = server.max_in_flight
         self._reading_paused = False
         self._writing_paused = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Asynchronous handlers still running: tasks for coroutines, the futures themselves
+        # for handlers that return a future (cancelled when the connection goes away).
+        self._pending: set[asyncio.Future[Any]] = set()
+        # Their responses, written together once per loop iteration (_flush_late).
+        self._late_out: list[bytes] = []
+        self._late_answered: list[RemotingCommand] = []
+        self._late_flush: asyncio.Handle | None = None
 
     # -- asyncio callbacks ------------------------------------------------------------------
 
@@ -77,37 +85,42 @@ class ServerProtocol(asyncio.Protocol):
         assert channel is not None
         assert self._transport is not None
         conn.receive_data(data)
+        # Responses ready now, and the requests they answer (to replace them if the write
+        # barrier fails).
         out: list[bytes] = []
+        answered: list[RemotingCommand] = []
+        dispatch = self._dispatcher.dispatch
         while True:
             try:
                 cmd = conn.next_command()
             except RemoteProtocolError as exc:
-                self._flush(out)
+                self._flush_batch(out, answered)
                 self._protocol_error(exc)
                 return
             if not isinstance(cmd, RemotingCommand):
                 break
-            if cmd.is_response:
+            if cmd.flag & FLAG_RESPONSE:
                 # Answers to requests the server sent (none awaited yet): Java logs and drops.
                 log.debug(
                     "unexpected response opaque=%d from %s", cmd.opaque, channel.remote_address
                 )
                 continue
-            result = self._dispatcher.dispatch(channel, cmd)
+            result = dispatch(channel, cmd)
             if isinstance(result, RemotingCommand):
-                if not cmd.is_oneway:
+                if not cmd.flag & FLAG_ONEWAY:
                     out.append(self._encode(cmd, result))
+                    answered.append(cmd)
             elif result is not None:
                 self._spawn(cmd, result)
-        self._flush(out)
+        self._flush_batch(out, answered)
 
     def eof_received(self) -> bool | None:
         self._conn.receive_data(b"")
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for task in self._tasks:
-            task.cancel()
+        for pending in list(self._pending):
+            pending.cancel()
         if self._channel is not None:
             self._dispatcher.channel_closed(self._channel)
         self._server.connection_closed(self)
@@ -140,6 +153,12 @@ class ServerProtocol(asyncio.Protocol):
             assert channel is not None
             return self._conn.send(error_response(channel, request, exc))
 
+    def _flush_batch(self, out: list[bytes], answered: list[RemotingCommand]) -> None:
+        """Pass the write barrier, then write the responses of one batch of requests."""
+        if not self._dispatcher.write_barrier():
+            out = [self._encode(req, barrier_failed_response(req)) for req in answered]
+        self._flush(out)
+
     def _flush(self, out: list[bytes]) -> None:
         if out and self._transport is not None and not self._transport.is_closing():
             self._transport.write(out[0] if len(out) == 1 else b"".join(out))
@@ -153,29 +172,45 @@ class ServerProtocol(asyncio.Protocol):
     def _spawn(
         self, request: RemotingCommand, awaitable: Awaitable[RemotingCommand | None]
     ) -> None:
+        """Answer ``request`` when ``awaitable`` completes: a future directly through a
+        callback (cheaper: SYNC_FLUSH sends return one each), anything else in a task."""
         self._in_flight += 1
         self._update_reading()
-        task = asyncio.ensure_future(self._run(request, awaitable))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if isinstance(awaitable, asyncio.Future):
+            pending: asyncio.Future[Any] = awaitable
+        else:
+            pending = asyncio.ensure_future(self._run(awaitable))
+        self._pending.add(pending)
+        pending.add_done_callback(functools.partial(self._settled, request))
 
-    async def _run(
-        self, request: RemotingCommand, awaitable: Awaitable[RemotingCommand | None]
-    ) -> None:
+    @staticmethod
+    async def _run(awaitable: Awaitable[RemotingCommand | None]) -> RemotingCommand | None:
+        return await awaitable
+
+    def _settled(self, request: RemotingCommand, done: asyncio.Future[Any]) -> None:
+        """An asynchronous handler finished: queue its response (errors become one)."""
+        self._pending.discard(done)
+        self._in_flight -= 1
+        self._update_reading()
+        if done.cancelled():
+            return
+        exc = done.exception()
         channel = self._channel
         assert channel is not None
-        try:
-            try:
-                response = await awaitable
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                response = error_response(channel, request, exc)
-            if response is not None and not request.is_oneway:
-                self._flush([self._encode(request, response)])
-        finally:
-            self._in_flight -= 1
-            self._update_reading()
+        response = done.result() if exc is None else error_response(channel, request, exc)
+        if response is None or request.is_oneway:
+            return
+        self._late_out.append(self._encode(request, response))
+        self._late_answered.append(request)
+        if self._late_flush is None:
+            self._late_flush = asyncio.get_running_loop().call_soon(self._flush_late)
+
+    def _flush_late(self) -> None:
+        """Write the responses asynchronous handlers produced since the last call, at once."""
+        self._late_flush = None
+        out, answered = self._late_out, self._late_answered
+        self._late_out, self._late_answered = [], []
+        self._flush_batch(out, answered)
 
     def _update_reading(self) -> None:
         transport = self._transport

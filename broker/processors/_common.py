@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from rocketmq_py.exceptions import LocalProtocolError
@@ -28,6 +29,7 @@ class UniqueKeys:
         return self._gen.next_id_local(now_ms)
 
 
+@functools.lru_cache(maxsize=4096)  # a connection's address is parsed on every send
 def parse_host(address: str) -> tuple[str, int]:
     """``"ip:port"`` (as Channel.remote_address gives it) -> (ip, port)."""
     host, _, port = address.rpartition(":")

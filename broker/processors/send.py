@@ -2,12 +2,16 @@
 
 The checks run in Apache's order (``AbstractSendMessageProcessor.msgCheck`` and
 ``SendMessageProcessor``): broker permission, topic name, reserved topics, topic lookup or
-auto-creation, queue id, retry/DLQ routing, then the store. A send whose WAIT property is not
+auto-creation, queue id, retry/DLQ routing, then the store. Puts are deferred: the response is
+built at once but written only after the server's write barrier put the records in the page
+cache (:meth:`broker.store.MessageStore.commit_deferred`). A send whose WAIT property is not
 ``false`` on a SYNC_FLUSH broker is answered only once its bytes are fsynced (group commit).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable
@@ -17,7 +21,7 @@ from broker._server import Channel, Dispatcher
 from broker.managers.topic_validator import dlq_topic, retry_topic, validate_topic
 from broker.processors._common import FAQ_SUFFIX, UniqueKeys, parse_host, put_status_response
 from broker.schedule import apply_delay_level
-from broker.store import FlushDiskType, PutResult
+from broker.store import FlushDiskType, PutResult, PutStatus
 from broker.transaction import to_half_message
 from rocketmq_py.exceptions import ProtocolError
 from rocketmq_py.protocol.bodies import TopicConfig
@@ -55,6 +59,22 @@ _TIMER_PROPERTIES = (
 )
 
 SendResult = RemotingCommand | Awaitable[RemotingCommand]
+# V2 carries the V1 fields under one-letter wire names but the same attribute names, so the
+# processor reads either without converting (only bname/broker_name differ; neither is used).
+SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
+_TIMER_KEYS = frozenset(_TIMER_PROPERTIES)
+# Topic names repeat on every send; their validity never changes.
+_validate_topic = functools.lru_cache(maxsize=4096)(validate_topic)
+
+
+def _flushed_response(
+    request: RemotingCommand, result: PutResult, fields: dict[str, str], flushed: bool
+) -> RemotingCommand:
+    """The answer to a SYNC_FLUSH send whose flush wait ended (``flushed``: in time)."""
+    if result.lost:  # the deferred write failed: the message is not stored
+        return request.make_response(ResponseCode.SYSTEM_ERROR, "UNKNOWN_ERROR")
+    code = ResponseCode.SUCCESS if flushed else ResponseCode.FLUSH_DISK_TIMEOUT
+    return request.make_response(code, ext_fields=fields)
 
 
 class SendProcessor:
@@ -77,10 +97,11 @@ class SendProcessor:
 
     def send(self, channel: Channel, request: RemotingCommand) -> SendResult:
         """Handle a single or batch send."""
+        header: SendHeader
         if request.code == RequestCode.SEND_MESSAGE:
             header = request.read_header(SendMessageRequestHeader)
         else:
-            header = request.read_header(SendMessageRequestHeaderV2).to_v1()
+            header = request.read_header(SendMessageRequestHeaderV2)
         error = self._check(channel, request, header)
         if isinstance(error, RemotingCommand):
             return error
@@ -101,7 +122,7 @@ class SendProcessor:
         )
 
     def _check(
-        self, channel: Channel, request: RemotingCommand, header: SendMessageRequestHeader
+        self, channel: Channel, request: RemotingCommand, header: SendHeader
     ) -> RemotingCommand | tuple[TopicConfig, int]:
         c = self.c
         if not PermName.is_writeable(int(c.settings["brokerPermission"])):
@@ -109,7 +130,7 @@ class SendProcessor:
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] sending message is forbidden",
             )
-        problem = validate_topic(header.topic)
+        problem = _validate_topic(header.topic)
         if problem:
             return request.make_response(ResponseCode.SYSTEM_ERROR, problem)
         if c.topics.is_not_allowed_send_topic(header.topic):
@@ -156,7 +177,7 @@ class SendProcessor:
         self,
         channel: Channel,
         request: RemotingCommand,
-        header: SendMessageRequestHeader,
+        header: SendHeader,
         *,
         props: dict[str, str],
         filter_type: str,
@@ -178,9 +199,7 @@ class SendProcessor:
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] sending transaction message is forbidden",
             )
-        if any(key in props for key in _TIMER_PROPERTIES) and not props.get(
-            MC.PROPERTY_DELAY_TIME_LEVEL
-        ):
+        if not _TIMER_KEYS.isdisjoint(props) and not props.get(MC.PROPERTY_DELAY_TIME_LEVEL):
             return request.make_response(
                 ResponseCode.SYSTEM_ERROR, "accurate timer message is not enabled"
             )
@@ -204,11 +223,11 @@ class SendProcessor:
             to_half_message(record)
         else:
             apply_delay_level(record, c.delay_levels)
-        result = c.store.put_message(record)
+        result = c.store.put_message(record, defer=True)
         return self._respond(request, result, wait, queue_id)
 
     def _route_retry(
-        self, request: RemotingCommand, header: SendMessageRequestHeader, reconsume_times: int
+        self, request: RemotingCommand, header: SendHeader, reconsume_times: int
     ) -> RemotingCommand | tuple[str, int] | None:
         """A send to ``%RETRY%group`` that has used up its retries goes to ``%DLQ%group``."""
         group = header.topic[len("%RETRY%") :]
@@ -233,7 +252,7 @@ class SendProcessor:
         self,
         channel: Channel,
         request: RemotingCommand,
-        header: SendMessageRequestHeader,
+        header: SendHeader,
         *,
         batch_props: dict[str, str],
         filter_type: str,
@@ -263,7 +282,7 @@ class SendProcessor:
         now = c.clock()
         records = []
         for item in items:
-            props = dict(item.properties)
+            props = item.properties  # decoded for this request alone: ours to change
             if props.get(MC.PROPERTY_DELAY_TIME_LEVEL, "0") not in ("", "0"):
                 return request.make_response(
                     ResponseCode.MESSAGE_ILLEGAL, "batch message does not support delay level"
@@ -287,33 +306,49 @@ class SendProcessor:
                     store_host=self._store_host,
                 )
             )
-        result = c.store.put_messages(records)
+        result = c.store.put_messages(records, defer=True)
         return self._respond(request, result, wait, queue_id)
 
     def _respond(
         self, request: RemotingCommand, result: PutResult, wait: bool, queue_id: int
     ) -> SendResult:
         c = self.c
-        error = put_status_response(request, result.status.name, int(c.settings["maxMessageSize"]))
-        if error is not None:
-            return error
-        header = SendMessageResponseHeader(
-            msg_id=result.msg_id,
-            queue_id=queue_id,
-            queue_offset=result.queue_offset,
-            msg_region=str(c.settings["regionId"]),
-            trace_on=bool(c.settings["traceOn"]),
+        if result.status is not PutStatus.PUT_OK:
+            max_size = int(c.settings["maxMessageSize"])
+            error = put_status_response(request, result.status.name, max_size)
+            if error is not None:
+                return error
+        fields = SendMessageResponseHeader.stored_fields(
+            result.msg_id,
+            queue_id,
+            result.queue_offset,
+            str(c.settings["regionId"]),
+            bool(c.settings["traceOn"]),
         )
         if wait and c.store.config.flush_disk_type == FlushDiskType.SYNC_FLUSH:
-            return self._respond_when_flushed(request, result, header)
-        return request.make_response(header=header)
+            return self._respond_when_flushed(request, result, fields)
+        return request.make_response(ext_fields=fields)
 
-    async def _respond_when_flushed(
-        self, request: RemotingCommand, result: PutResult, header: SendMessageResponseHeader
-    ) -> RemotingCommand:
-        flushed = await self.c.store.wait_flushed(result)
-        code = ResponseCode.SUCCESS if flushed else ResponseCode.FLUSH_DISK_TIMEOUT
-        return request.make_response(code, header=header)
+    def _respond_when_flushed(
+        self, request: RemotingCommand, result: PutResult, fields: dict[str, str]
+    ) -> SendResult:
+        """The answer once the store fsynced the message (group commit): a future resolved
+        by a callback on the store's flush future, not a task per send."""
+        flushed = self.c.store.flushed(result)
+        if isinstance(flushed, bool):
+            return _flushed_response(request, result, fields, flushed)
+        response: asyncio.Future[RemotingCommand] = flushed.get_loop().create_future()
+
+        def settle(done: asyncio.Future[bool]) -> None:
+            if response.done():  # the connection went away
+                return
+            if done.cancelled():
+                response.cancel()
+            else:
+                response.set_result(_flushed_response(request, result, fields, done.result()))
+
+        flushed.add_done_callback(settle)
+        return response
 
     # -- send back --------------------------------------------------------------------------
 
@@ -378,6 +413,6 @@ class SendProcessor:
             reconsume_times=original.reconsume_times + 1,
         )
         apply_delay_level(record, c.delay_levels)
-        result = c.store.put_message(record)
+        result = c.store.put_message(record, defer=True)
         error = put_status_response(request, result.status.name, int(c.settings["maxMessageSize"]))
         return error if error is not None else request.make_response()

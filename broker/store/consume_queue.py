@@ -118,6 +118,29 @@ class ConsumeQueue:
             self._dirty_deque.append(self)
         return True
 
+    def put_many(self, queue_offset: int, entries: list[tuple[int, int, int]]) -> None:
+        """Write consecutive entries ``(commitlog offset, size, tagsCode)`` from
+        ``queue_offset``: with one write to the mapping when they extend the queue within its
+        newest file, else one :meth:`put` each.
+
+        Raises:
+            OSError: a new file cannot be created.
+        """
+        n = len(entries)
+        pos = queue_offset * UNIT
+        f = self.queue.last
+        if n == 1 or queue_offset != self.max_offset or f is None or pos + n * UNIT > f.end:
+            for i, (phy, size, tags_code) in enumerate(entries):
+                self.put(phy, size, tags_code, queue_offset + i)
+            return
+        data = b"".join([ENTRY.pack(phy, size, tags_code) for phy, size, tags_code in entries])
+        begin = pos - f.start
+        f.map[begin : begin + len(data)] = data
+        self.max_offset = queue_offset + n
+        if not self.dirty:
+            self.dirty = True
+            self._dirty_deque.append(self)
+
     def _fill_gap(self, queue_offset: int, phy: int) -> None:
         if not self.queue.files:
             # A queue whose first entry is not 0: blank the head of its first file (Java's

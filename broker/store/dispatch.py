@@ -1,7 +1,7 @@
 """Dispatch: what a stored record contributes to the consume queues and the index.
 
-The put path writes queue entries and index keys right after the commitlog write
-(:meth:`Dispatcher.put`); recovery replays records it finds in the commitlog
+The put path writes queue entries and index keys right after the commitlog write of the
+records (:meth:`Dispatcher.put`); recovery replays records it finds in the commitlog
 (:meth:`Dispatcher.replay`, fed by :func:`~broker.store.record_check.check_record`).
 Prepared (4) and rolled-back (12) transactional messages get no queue entry; rolled-back
 ones get no index keys either (Java's ``CommitLogDispatcherBuildConsumeQueue`` and
@@ -10,14 +10,12 @@ ones get no index keys either (Java's ``CommitLogDispatcherBuildConsumeQueue`` a
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, NamedTuple
 
-from broker.store.appender import PreparedRecord
 from broker.store.consume_queue import ConsumeQueue, ConsumeQueueTable, is_valid_topic_dir
-from broker.store.index import IndexService
-from rocketmq_py.protocol.message import MessageConst, MessageSysFlag, tags_hash
+from broker.store.index import IndexKey, IndexService, add_message_keys
+from rocketmq_py.protocol.message import MessageConst, MessageRecord, MessageSysFlag, tags_hash
 
 __all__ = [
     "SCHEDULE_TOPIC",
@@ -30,7 +28,6 @@ __all__ = [
 
 SCHEDULE_TOPIC: Final = "SCHEDULE_TOPIC_XXXX"
 _PREFIX_SIZE: Final = 48  # the fixed fields up to BORNTIMESTAMP
-_CRC: Final = struct.Struct(">i")
 _DISPATCHED: Final = frozenset(
     (MessageSysFlag.TRANSACTION_NOT_TYPE, MessageSysFlag.TRANSACTION_COMMIT_TYPE)
 )
@@ -97,51 +94,52 @@ class Dispatcher:
         self.dispatched: tuple[int, int] = (0, 0)
         """``(offset, store time)``: every record below the offset is dispatched."""
 
-    def put(
-        self,
-        prepared: list[PreparedRecord],
-        buf: bytearray,
-        *,
-        phy: int,
-        queue_offset: int,
-        store_ts: int,
-        store_host: tuple[str, int],
-        cq: ConsumeQueue | None,
-    ) -> None:
-        """Dispatch records just written at ``phy`` and fill in their store fields.
+    def put(self, puts: Sequence[tuple[list[MessageRecord], ConsumeQueue | None, int]]) -> None:
+        """Dispatch just-written puts, each ``(records, queue or None, store time)``, in order
+        (the store has set the records' offsets, sizes and sysFlag).
+
+        Queue entries go first, each put's in one write, then the index keys of every record
+        together (one index header write for the lot), then ``dispatched`` moves past the
+        last record.
 
         Raises:
-            OSError: a queue or index file could not be created; records before the failing
-                one are dispatched (``dispatched`` says how far).
+            OSError: a queue or index file could not be created; ``dispatched`` is unchanged.
         """
         index = self.index
-        pos = 0
-        for i, p in enumerate(prepared):
-            r = p.record
-            offset = phy + pos
-            r.commit_log_offset = offset
-            r.queue_offset = queue_offset + i if cq is not None else 0
-            r.store_timestamp = store_ts
-            r.store_host = store_host
-            r.body_crc = _CRC.unpack_from(buf, pos + 8)[0]
-            r.store_size = p.size
-            r.sys_flag = p.sys_flag
-            props = r.properties
+        delay_table = self.delay_table
+        keys: list[IndexKey] = []
+        last = None
+        for records, cq, store_ts in puts:
+            first = records[0]
             if cq is not None:
-                tags = compute_tags_code(r.topic, props, store_ts, self.delay_table)
-                cq.put(offset, p.size, tags, r.queue_offset)
-            if index is not None:
-                index.build_index(
-                    topic=r.topic,
-                    phy_offset=offset,
-                    store_timestamp=store_ts,
-                    sys_flag=p.sys_flag,
-                    uniq_key=props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
-                    keys=props.get(MessageConst.PROPERTY_KEYS),
-                    now_ms=store_ts,
+                cq.put_many(
+                    first.queue_offset,
+                    [
+                        (
+                            r.commit_log_offset,
+                            r.store_size,
+                            compute_tags_code(r.topic, r.properties, store_ts, delay_table),
+                        )
+                        for r in records
+                    ],
                 )
-            pos += p.size
-            self.dispatched = (offset + p.size, store_ts)
+            # The records of a put share their transaction type and follow each other.
+            if index is not None and index.wants(first.commit_log_offset, first.sys_flag):
+                for r in records:
+                    props = r.properties
+                    add_message_keys(
+                        keys,
+                        r.topic,
+                        r.commit_log_offset,
+                        store_ts,
+                        uniq_key=props.get(MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX),
+                        keys=props.get(MessageConst.PROPERTY_KEYS),
+                    )
+            last = records[-1]
+        if index is not None and keys:
+            index.put_keys(keys, keys[0][2])
+        if last is not None:
+            self.dispatched = (last.commit_log_offset + last.store_size, last.store_timestamp)
 
     def replay(self, req: DispatchRequest) -> None:
         """Dispatch one record found by recovery."""

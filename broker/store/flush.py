@@ -75,6 +75,15 @@ class FlushWaiters:
         while queue and queue[0][1].done():
             queue.popleft()
 
+    def fail_beyond(self, offset: int) -> None:
+        """Resolve False every waiter whose bytes end beyond ``offset`` (they were dropped
+        by a failed write; the offsets will be reused by other puts)."""
+        for end, _seq, fut in self._by_offset:
+            if end > offset and not fut.done():
+                fut.set_result(False)
+        self._by_offset = [w for w in self._by_offset if not w[2].done()]
+        heapq.heapify(self._by_offset)
+
     def _expire(self) -> None:
         self._timer = None
         now = self.loop.time()

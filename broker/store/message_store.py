@@ -2,10 +2,18 @@
 
 Threading model: puts, reads and cleanup run on the event-loop thread (puts and reads are
 plain synchronous calls, quick because they only touch the page cache); two daemon threads
-flush (commitlog; consume queues + index + checkpoint). A put writes its records with one
-``os.pwrite``, then dispatches them (queue entries and index keys) before returning, so a
-reader on the loop sees a message as soon as its put returns. Nothing per message is kept
-in Python memory: queues and the index are files read through ``mmap``.
+flush (commitlog; consume queues + index + checkpoint). Nothing per message is kept in Python
+memory: queues and the index are files read through ``mmap``.
+
+Writes are grouped. A put packs its records onto the commitlog's pending bytes; the pending
+bytes are written with one ``os.pwrite`` and only then dispatched (queue entries, index keys,
+long-polling wake-ups), so readers and the flushers never see a record that is not in the page
+cache. A plain put writes before it returns. A *deferred* put (``defer=True``, the send path)
+returns at once and its bytes are written by :meth:`MessageStore.commit_deferred`, which the
+server calls after a batch of requests and before it writes their responses: all the sends
+that arrived in one socket read share one write. A deferred put whose write fails is never
+acknowledged: ``commit_deferred`` returns False (the server answers the batch with errors) and
+its :class:`~broker.store.results.PendingWrite` says so to whoever waits for a flush.
 """
 
 from __future__ import annotations
@@ -18,13 +26,14 @@ import resource
 import time
 from collections.abc import Callable
 from enum import Enum
+from typing import NamedTuple
 
-from broker.store.appender import PreparedRecord, pack_records, prepare_record
+from broker.store.appender import append_records
 from broker.store.checkpoint import StoreCheckpoint
 from broker.store.cleanup import DiskUsage, delete_expired_files
 from broker.store.commitlog import CommitLog
 from broker.store.config import FlushDiskType, StoreConfig
-from broker.store.consume_queue import ConsumeQueueTable, is_valid_topic_dir
+from broker.store.consume_queue import ConsumeQueue, ConsumeQueueTable, is_valid_topic_dir
 from broker.store.dispatch import Dispatcher, is_dispatched
 from broker.store.flush import CommitLogFlusher, FlushWaiters, LogicsFlusher
 from broker.store.index import IndexService
@@ -32,7 +41,7 @@ from broker.store.lock_file import StoreLock
 from broker.store.mapped_file import fsync_dir
 from broker.store.reads import StoreReader
 from broker.store.recovery import RecoveryReport, recover
-from broker.store.results import PutResult, PutStatus
+from broker.store.results import PendingWrite, PutResult, PutStatus
 from broker.store.stats import StoreStats
 from rocketmq_py.protocol.message import (
     MessageConst,
@@ -47,6 +56,17 @@ __all__ = ["MessageStore"]
 log = logging.getLogger(__name__)
 
 ArrivalListener = Callable[[str, int, int], None]
+
+_MAX_PENDING_BYTES = 4 * 1024 * 1024
+"""Deferred puts past this many pending bytes are written at once (bounds the memory)."""
+
+
+class _PendingPut(NamedTuple):
+    """A put whose records wait in the commitlog's pending bytes, to dispatch once written."""
+
+    records: list[MessageRecord]
+    cq: ConsumeQueue | None
+    store_ts: int
 
 
 def _wall_clock_ms() -> int:
@@ -102,6 +122,8 @@ class MessageStore(StoreReader):
         self._sync = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
         self._store_ip = ip_to_bytes(config.store_host[0])
         self._store_port = config.store_host[1]
+        # An offset message id is this prefix (store address) plus the offset in 16 hex digits.
+        self._msg_id_prefix = encode_offset_msg_id(self._store_ip, self._store_port, 0)[:-16]
         self._cl_flusher = CommitLogFlusher(commitlog, config, self._on_commitlog_flushed)
         self._logics_flusher = LogicsFlusher(
             table=table,
@@ -112,6 +134,15 @@ class MessageStore(StoreReader):
             config=config,
         )
         self._sample_timer: asyncio.TimerHandle | None = None
+        # Deferred writes: the puts whose records are pending, the next queue offset of each
+        # queue they append to, the token they share, and whether a write of deferred puts
+        # failed since the last commit_deferred().
+        self._pending_puts: list[_PendingPut] = []
+        self._next_queue_offset: dict[ConsumeQueue, int] = {}
+        self._pending_write: PendingWrite | None = None
+        self._pending_deferred = False
+        self._write_soon: asyncio.Handle | None = None
+        self._deferred_failed = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -189,6 +220,7 @@ class MessageStore(StoreReader):
         file and release the directory. Safe to call twice."""
         if self._state not in (_State.LOADED, _State.RUNNING):
             return
+        self._write_pending()
         self._state = _State.SHUT_DOWN
         self.readable = False
         for timer in (self._clean_timer, self._sample_timer):
@@ -231,12 +263,18 @@ class MessageStore(StoreReader):
 
     # -- puts -----------------------------------------------------------------------------------
 
-    def put_message(self, record: MessageRecord) -> PutResult:
+    def put_message(self, record: MessageRecord, *, defer: bool = False) -> PutResult:
         """Store one message (see :meth:`put_messages`)."""
-        return self._put([record], batch=False)
+        return self._put([record], batch=False, defer=defer)
 
-    def put_messages(self, records: list[MessageRecord]) -> PutResult:
+    def put_messages(self, records: list[MessageRecord], *, defer: bool = False) -> PutResult:
         """Store a batch of one topic and queue contiguously in one write.
+
+        Without ``defer`` the records are in the page cache and dispatched when this returns.
+        With ``defer`` (and a running loop) they are written and dispatched by the next
+        :meth:`commit_deferred` (or at the latest on the next loop iteration): the caller
+        must not acknowledge them before ``commit_deferred`` returned True, and the result's
+        ``write`` tells whether they made it.
 
         The caller fills topic, body, flag, properties (and ``raw_properties`` when it has
         the exact bytes), queue_id, sys_flag, born_timestamp, born_host, reconsume_times and
@@ -248,23 +286,16 @@ class MessageStore(StoreReader):
             One :class:`PutResult`; ``msg_id`` joins the offset ids with commas and
             ``queue_offset`` is the first message's.
         """
-        return self._put(records, batch=True)
+        return self._put(records, batch=True, defer=defer)
 
-    def _put(self, records: list[MessageRecord], *, batch: bool) -> PutResult:
+    def _put(self, records: list[MessageRecord], *, batch: bool, defer: bool) -> PutResult:
         began = time.perf_counter()
-        if self._state is not _State.RUNNING or self._dispatch_failed:
+        if not self._accepting_puts():
             return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE)
         if not records:
             return self._refuse(PutStatus.MESSAGE_ILLEGAL)
-        ratio = self._disk.ratio()
-        if ratio * 100 > self.config.disk_max_used_space_ratio:
-            if not self._disk_full:
-                self._disk_full = True
-                log.error("disk is %.1f%% full: refusing puts", ratio * 100)
+        if not self._disk_accepts_puts():
             return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE)
-        if self._disk_full:
-            self._disk_full = False
-            log.warning("disk is %.1f%% full: accepting puts again", ratio * 100)
         first = records[0]
         topic, queue_id = first.topic, first.queue_id
         tran = first.sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK
@@ -284,75 +315,203 @@ class MessageStore(StoreReader):
             topic_bytes = topic.encode("utf-8")
         except UnicodeEncodeError:
             return self._refuse(PutStatus.MESSAGE_ILLEGAL)
-        store_v6 = len(self._store_ip) == 16
-        max_size = self.config.max_message_size
-        prepared: list[PreparedRecord] = []
-        total = 0
-        for r in records:
-            p = prepare_record(r, topic_bytes, store_v6, max_size)
-            if isinstance(p, PutStatus):
-                return self._refuse(p)
-            prepared.append(p)
-            total += p.size
-        if total + 8 > self.commitlog.file_size:
-            return self._refuse(PutStatus.MESSAGE_ILLEGAL)
+        cl = self.commitlog
         try:
-            f, pos = self.commitlog.reserve(total)
+            f, pos = cl.head()
         except OSError:
             log.exception("creating a commitlog segment failed")
             return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED)
-        phy = f.start + pos
         store_ts = self.clock_ms()
-        queue_offset = cq.max_offset if cq is not None else 0
-        buf = pack_records(
-            prepared,
-            topic_bytes,
-            total,
+        # Queue offsets are handed out now; the entries are written once the records are.
+        queue_offset = None if cq is None else self._next_queue_offset.get(cq, cq.max_offset)
+        start = len(cl.pending)
+        total = self._append(
+            records,
+            topic=topic_bytes,
+            phy=f.start + pos,
+            queue_offset=queue_offset,
+            store_ts=store_ts,
+        )
+        if isinstance(total, PutStatus):
+            return self._refuse(total)
+        if not cl.fits(pos, total):
+            # The segment's end: these records go to the next one, once the pending bytes
+            # (which belong to this one) are written.
+            del cl.pending[start:]
+            if not cl.fits(0, total):
+                return self._refuse(PutStatus.MESSAGE_ILLEGAL)
+            if not self._write_pending():
+                return self._refuse(PutStatus.UNKNOWN_ERROR)
+            if not self._accepting_puts():  # the write's dispatch failed
+                return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE)
+            try:
+                f, pos = cl.roll()
+            except OSError:
+                log.exception("creating a commitlog segment failed")
+                return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED)
+            total = self._append(
+                records,
+                topic=topic_bytes,
+                phy=f.start,
+                queue_offset=queue_offset,
+                store_ts=store_ts,
+            )
+            if isinstance(total, PutStatus):  # pragma: no cover - the same records passed
+                return self._refuse(total)
+        phy = f.start + pos
+        if cq is not None and queue_offset is not None:
+            self._next_queue_offset[cq] = queue_offset + len(records)
+        cl.appended(records[-1].commit_log_offset, store_ts)
+        self._pending_puts.append(_PendingPut(records, cq, store_ts))
+        write = self._pending_write
+        if write is None:
+            write = self._pending_write = PendingWrite()
+        if defer and self._loop is not None:
+            self._defer(write)
+        elif not self._write_pending():
+            return self._refuse(PutStatus.UNKNOWN_ERROR)
+        else:
+            write = None
+        self._stats.record_put(len(records), total, (time.perf_counter() - began) * 1000)
+        return PutResult(
+            PutStatus.PUT_OK,
+            wrote_offset=phy,
+            wrote_bytes=total,
+            msg_id=self._msg_ids(records),
+            queue_offset=queue_offset or 0,
+            msg_num=len(records),
+            store_timestamp=store_ts,
+            write=write,
+        )
+
+    def _accepting_puts(self) -> bool:
+        """Running, and no dispatch failed (queue offsets would go wrong until a restart)."""
+        return self._state is _State.RUNNING and not self._dispatch_failed
+
+    def _disk_accepts_puts(self) -> bool:
+        """False while the disk is fuller than ``disk_max_used_space_ratio`` (logged once)."""
+        ratio = self._disk.ratio()
+        if ratio * 100 > self.config.disk_max_used_space_ratio:
+            if not self._disk_full:
+                self._disk_full = True
+                log.error("disk is %.1f%% full: refusing puts", ratio * 100)
+            return False
+        if self._disk_full:
+            self._disk_full = False
+            log.warning("disk is %.1f%% full: accepting puts again", ratio * 100)
+        return True
+
+    def _append(
+        self,
+        records: list[MessageRecord],
+        *,
+        topic: bytes,
+        phy: int,
+        queue_offset: int | None,
+        store_ts: int,
+    ) -> int | PutStatus:
+        """Pack ``records`` onto the pending bytes from commitlog offset ``phy``."""
+        return append_records(
+            self.commitlog.pending,
+            records,
+            topic,
             commit_log_offset=phy,
             queue_offset=queue_offset,
-            dispatched=dispatched,
             store_timestamp=store_ts,
             store_ip=self._store_ip,
             store_port=self._store_port,
+            store_host=self.config.store_host,
+            max_message_size=self.config.max_message_size,
         )
-        if isinstance(buf, PutStatus):
-            return self._refuse(buf)
+
+    def _msg_ids(self, records: list[MessageRecord]) -> str:
+        """The offset message ids of stored records, comma-joined."""
+        prefix = self._msg_id_prefix
+        if len(records) == 1:
+            return f"{prefix}{records[0].commit_log_offset:016X}"
+        return ",".join([f"{prefix}{r.commit_log_offset:016X}" for r in records])
+
+    def _defer(self, write: PendingWrite) -> None:
+        """Leave a deferred put's bytes pending, bounded in size and in time."""
+        self._pending_deferred = True
+        if len(self.commitlog.pending) >= _MAX_PENDING_BYTES:
+            self._write_pending()
+        elif self._write_soon is None and self._loop is not None:
+            # Normally commit_deferred() writes first; this bounds the delay for any caller.
+            self._write_soon = self._loop.call_soon(self._write_pending)
+
+    def _write_pending(self) -> bool:
+        """Write the pending records, then dispatch them; False if the write failed.
+
+        On failure the pending puts are dropped (nothing of them was dispatched, the write
+        position is unchanged), their :class:`PendingWrite` says ``ok=False``, and if any of
+        them was deferred the next :meth:`commit_deferred` returns False.
+        """
+        if self._write_soon is not None:
+            self._write_soon.cancel()
+            self._write_soon = None
+        puts = self._pending_puts
+        if not puts:
+            return True
+        write = self._pending_write
+        deferred = self._pending_deferred
+        self._pending_puts = []
+        self._next_queue_offset.clear()
+        self._pending_write = None
+        self._pending_deferred = False
+        cl = self.commitlog
+        start = cl.wrote
         try:
-            self.commitlog.commit(f, pos, buf, phy + total - prepared[-1].size, store_ts)
+            cl.write_pending()
         except OSError:
-            log.exception("writing to the commitlog failed")
-            return self._refuse(PutStatus.UNKNOWN_ERROR)
+            log.exception("writing to the commitlog failed; %d put(s) dropped", len(puts))
+            if write is not None:
+                write.ok = False
+            if deferred:
+                self._deferred_failed = True
+            if self._waiters is not None:  # flush waits for the dropped puts end now
+                self._waiters.fail_beyond(start)
+            return False
+        if write is not None:
+            write.ok = True
+        if self._waiters is not None and self._waiters.pending:
+            self._cl_flusher.wakeup()
+        self._dispatch(puts)
+        return True
+
+    def _dispatch(self, puts: list[_PendingPut]) -> None:
+        """Queue entries and index keys of written puts, then wake long-polling pulls."""
+        if self._dispatch_failed:
+            return  # recovery dispatches them at the next start
         try:
-            self._dispatcher.put(
-                prepared,
-                buf,
-                phy=phy,
-                queue_offset=queue_offset,
-                store_ts=store_ts,
-                store_host=self.config.store_host,
-                cq=cq,
-            )
+            self._dispatcher.put(puts)
         except OSError:
             # Stored but not (fully) dispatched: further puts would get wrong queue offsets,
             # so refuse them until a restart's recovery dispatches these records.
             log.exception("dispatching to consume queue or index failed; refusing puts")
             self._dispatch_failed = True
-        ids = [
-            encode_offset_msg_id(self._store_ip, self._store_port, offset)
-            for offset in _offsets(phy, prepared)
-        ]
-        self._stats.record_put(len(records), total, (time.perf_counter() - began) * 1000)
-        if cq is not None and self._listeners:
-            self._notify(topic, queue_id, cq.max_offset)
-        return PutResult(
-            PutStatus.PUT_OK,
-            wrote_offset=phy,
-            wrote_bytes=total,
-            msg_id=",".join(ids),
-            queue_offset=queue_offset,
-            msg_num=len(records),
-            store_timestamp=store_ts,
-        )
+            return
+        if self._listeners:
+            notified: set[ConsumeQueue] = set()
+            for put in reversed(puts):
+                cq = put.cq
+                if cq is not None and cq not in notified:
+                    notified.add(cq)
+                    self._notify(cq.topic, cq.queue_id, cq.max_offset)
+
+    def commit_deferred(self) -> bool:
+        """Write the deferred puts' records now; False if any deferred put since the last call
+        was lost to a failed write (its request must be answered with an error).
+
+        The server calls this after handling a batch of requests and before writing their
+        responses (see :meth:`broker._server.Dispatcher.set_write_barrier`).
+        """
+        if self._pending_puts:
+            self._write_pending()
+        if self._deferred_failed:
+            self._deferred_failed = False
+            return False
+        return True
 
     def _refuse(self, status: PutStatus) -> PutResult:
         self._stats.put_message_failed_times += 1
@@ -377,26 +536,46 @@ class MessageStore(StoreReader):
 
         Many waiting puts share one ``fdatasync`` (group commit). Returns False after
         ``sync_flush_timeout_ms``: the message is stored, the caller answers
-        ``FLUSH_DISK_TIMEOUT`` (:meth:`PutResult.with_status`).
+        ``FLUSH_DISK_TIMEOUT`` (:meth:`PutResult.with_status`). Also False at once for a
+        deferred put whose write failed (``result.lost``: not stored at all).
         """
+        done = self.flushed(result)
+        return done if isinstance(done, bool) else await done
+
+    def flushed(self, result: PutResult) -> bool | asyncio.Future[bool]:
+        """:meth:`wait_flushed` without a coroutine: the answer now, or a future of it.
+
+        The send path answers thousands of SYNC_FLUSH sends a second with a callback on this
+        future, cheaper than a task each.
+        """
+        write = result.write
+        if result.lost:
+            return False
         if not self._sync:
-            return True
+            if write is not None and write.ok is None:
+                self._write_pending()
+            return not result.lost
         end = result.end_offset
         if self.commitlog.flushed >= end:
             return True
         if self._state is not _State.RUNNING:
-            return self.commitlog.flushed >= end
+            self._write_pending()
+            return not result.lost and self.commitlog.flushed >= end
         waiters = self._waiters
         if waiters is None:
             loop = asyncio.get_running_loop()
             self._loop = loop
             waiters = self._waiters = FlushWaiters(loop, self.config.sync_flush_timeout_ms)
         fut = waiters.add(end)
+        if write is not None and write.ok is None:
+            # Still pending: the flusher is woken once the batch is written (_write_pending),
+            # not once per send, so that one fsync covers the whole batch.
+            return fut
         self._cl_flusher.wakeup()
         # The flusher may have finished a round between the check above and add().
         if self.commitlog.flushed >= end:
             waiters.on_flushed(self.commitlog.flushed)
-        return await fut
+        return fut
 
     async def put_message_and_wait(self, record: MessageRecord) -> PutResult:
         """:meth:`put_message`, then with SYNC_FLUSH wait for the fsync (unless the message
@@ -496,14 +675,6 @@ class MessageStore(StoreReader):
         if self._loop is not None and self._state is _State.RUNNING:
             self._stats.sample(self.clock_ms())
             self._sample_timer = self._loop.call_later(1.0, self._schedule_sample)
-
-
-def _offsets(phy: int, prepared: list[PreparedRecord]) -> list[int]:
-    out = []
-    for p in prepared:
-        out.append(phy)
-        phy += p.size
-    return out
 
 
 def _raise_open_files_limit() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "GetMessageResult",
     "GetMessageStatus",
+    "PendingWrite",
     "PutResult",
     "PutStatus",
     "QueryMessageResult",
@@ -32,6 +33,20 @@ class PutStatus(enum.Enum):
     UNKNOWN_ERROR = "UNKNOWN_ERROR"
 
 
+class PendingWrite:
+    """The fate of the puts that share one deferred commitlog write.
+
+    ``ok`` is ``None`` while their bytes wait in memory, ``True`` once they are in the page
+    cache, ``False`` when the write failed and the puts were dropped: whoever answers for such
+    a put must answer with an error, never success.
+    """
+
+    __slots__ = ("ok",)
+
+    def __init__(self) -> None:
+        self.ok: bool | None = None
+
+
 @dataclass(slots=True)
 class PutResult:
     """One put's outcome.
@@ -45,6 +60,8 @@ class PutResult:
             rolled-back transactional messages.
         msg_num: how many messages were written.
         store_timestamp: the store time given to the message(s), epoch ms.
+        write: for a deferred put, its pending write (see :class:`PendingWrite`); ``None``
+            when the bytes were written before the put returned.
     """
 
     status: PutStatus
@@ -54,11 +71,17 @@ class PutResult:
     queue_offset: int = 0
     msg_num: int = 0
     store_timestamp: int = 0
+    write: PendingWrite | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         """Whether the put stored the message(s)."""
         return self.status is PutStatus.PUT_OK
+
+    @property
+    def lost(self) -> bool:
+        """Whether the put was deferred and its write failed: the message is not stored."""
+        return self.write is not None and self.write.ok is False
 
     @property
     def end_offset(self) -> int:

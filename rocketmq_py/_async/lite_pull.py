@@ -3,11 +3,9 @@
 The Python twin of Java's ``DefaultLitePullConsumer``. Two ways to get queues:
 
 * :meth:`~AsyncLitePullConsumer.assign`: the caller names the queues; no group membership.
-* :meth:`~AsyncLitePullConsumer.subscribe`: the consumer joins its group. It heartbeats to the
-  brokers of the topic (at once, then every 30 s) and rebalances at start, every 20 s and
-  whenever a broker sends NOTIFY_CONSUMER_IDS_CHANGED. CLUSTERING splits the sorted queues
-  over the sorted consumer ids with :func:`allocate_message_queue_averagely` (Java's
-  ``AllocateMessageQueueAveragely``); BROADCASTING takes every queue.
+* :meth:`~AsyncLitePullConsumer.subscribe`: the consumer joins its group: heartbeats and
+  rebalancing as described in :mod:`rocketmq_py._async.rebalance` (CLUSTERING splits the queues
+  with :func:`allocate_message_queue_averagely`, BROADCASTING takes them all).
 
 One fetcher task per assigned queue long-polls its broker and appends what it gets to one
 buffer shared by the queues. The buffer holds at most ``max_cached_messages``: a fetcher
@@ -30,13 +28,10 @@ rule, ``protocol.md`` 3.7), so ``"last"`` reads such a queue from its beginning.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
-import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -46,56 +41,44 @@ import anyio
 import anyio.abc
 
 from rocketmq_py._async.client import ClientInstance, default_instance_name
-from rocketmq_py._async.pull import PullResult, PullStatus, pull, subscribe_queues
+from rocketmq_py._async.offset_store import (
+    BrokerOffsets,
+    LocalFileOffsetStore,
+    OffsetStore,
+    RemoteBrokerOffsetStore,
+    initial_offset,
+    offset_file_path,
+)
+from rocketmq_py._async.pull import (
+    BROKER_SUSPEND_MS,
+    FETCH_BACKOFF,
+    PULL_TIMEOUT_MARGIN,
+    PullResult,
+    PullStatus,
+    pull,
+)
+from rocketmq_py._async.rebalance import (
+    GroupMember,
+    Signal,
+    allocate_message_queue_averagely,
+    parse_subscription,
+)
 from rocketmq_py._transport import ClientConnection, ConnectionPool
-from rocketmq_py.exceptions import ConfigError, ResponseError, RocketMQError, TopicNotExistError
+from rocketmq_py.exceptions import ConfigError, RocketMQError
 from rocketmq_py.message import MessageQueueRef, MessageView
-from rocketmq_py.protocol import fastjson
 from rocketmq_py.protocol.bodies import (
     ConsumeFromWhere,
     ConsumerData,
-    ConsumerListBody,
     ConsumeType,
-    HeartbeatData,
     MessageModel,
-    MessageQueue,
     SubscriptionData,
 )
-from rocketmq_py.protocol.codes import RequestCode, ResponseCode
+from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
-from rocketmq_py.protocol.headers.consumer import (
-    GetConsumerListByGroupRequestHeader,
-    GetMaxOffsetRequestHeader,
-    GetMaxOffsetResponseHeader,
-    GetMinOffsetRequestHeader,
-    GetMinOffsetResponseHeader,
-    QueryConsumerOffsetRequestHeader,
-    QueryConsumerOffsetResponseHeader,
-    SearchOffsetRequestHeader,
-    SearchOffsetResponseHeader,
-    UnregisterClientRequestHeader,
-    UpdateConsumerOffsetRequestHeader,
-)
-from rocketmq_py.protocol.message import java_string_hash
 
 __all__ = ["AsyncLitePullConsumer", "allocate_message_queue_averagely"]
 
 log = logging.getLogger("rocketmq_py.consumer")
-
-#: Java's heartbeatBrokerInterval and rocketmq.client.rebalance.waitInterval.
-HEARTBEAT_INTERVAL = 30.0
-REBALANCE_INTERVAL = 20.0
-#: How soon a rebalance that failed (no route yet, broker down ...) is tried again.
-REBALANCE_RETRY_INTERVAL = 2.0
-#: Pause before a fetcher retries after an error (Java's PULL_TIME_DELAY_MILLS_ON_EXCEPTION).
-FETCH_BACKOFF = 1.0
-#: Long-poll hold time asked of the broker (Java push and ali-ons: 15 s).
-BROKER_SUSPEND_MS = 15_000
-#: Extra time on top of the hold before a held pull is given up (Java: 30 s in all).
-PULL_TIMEOUT_MARGIN = 15.0
-#: Java's default consumeTimestamp: half an hour ago.
-DEFAULT_TIMESTAMP_LOOKBACK_MS = 30 * 60 * 1000
-RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
 
 _FROM_WHERE = {
     "last": ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
@@ -103,53 +86,6 @@ _FROM_WHERE = {
     "timestamp": ConsumeFromWhere.CONSUME_FROM_TIMESTAMP,
 }
 _MODELS = {"clustering": MessageModel.CLUSTERING, "broadcasting": MessageModel.BROADCASTING}
-
-
-def allocate_message_queue_averagely(
-    queues: Sequence[MessageQueueRef], consumer_ids: Sequence[str], current_id: str
-) -> list[MessageQueueRef]:
-    """Java's ``AllocateMessageQueueAveragely``: this consumer's share of the queues.
-
-    Both lists must already be sorted (queues by topic, broker name, queue id; ids as
-    strings) and be the same on every consumer of the group. Consumers get consecutive runs;
-    the first ``len(queues) % len(consumer_ids)`` consumers get one queue more. An id that is
-    not in ``consumer_ids`` gets nothing.
-    """
-    if current_id not in consumer_ids or not queues:
-        return []
-    index = consumer_ids.index(current_id)
-    n, c = len(queues), len(consumer_ids)
-    mod = n % c
-    if n <= c:
-        size = 1
-    elif mod > 0 and index < mod:
-        size = n // c + 1
-    else:
-        size = n // c
-    start = index * size if mod > 0 and index < mod else index * size + mod
-    return [queues[(start + i) % n] for i in range(min(size, n - start))]
-
-
-class _Signal:
-    """Wakes every task waiting right now (an event replaced on each notify).
-
-    The event is created lazily so the owner can be built outside an event loop.
-    """
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event: anyio.Event | None = None
-
-    async def wait(self) -> None:
-        if self._event is None:
-            self._event = anyio.Event()
-        await self._event.wait()
-
-    def notify(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
 
 
 @dataclass(eq=False)
@@ -250,12 +186,12 @@ class AsyncLitePullConsumer:
         self._client = ClientInstance(
             namesrv_addr, self._pool, instance_name=instance_name, timeout=request_timeout
         )
-        root = Path(offset_store_dir) if offset_store_dir is not None else None
-        self._offset_file = (
-            (root or Path.home() / ".rocketmq_offsets")
-            / self._client.client_id
-            / group
-            / "offsets.json"
+        self._offset_file = offset_file_path(offset_store_dir, self._client.client_id, group)
+        self._broker_offsets = BrokerOffsets(self._client, group, request_timeout)
+        self._offsets: OffsetStore = (
+            LocalFileOffsetStore(self._offset_file)
+            if broadcasting
+            else RemoteBrokerOffsetStore(self._broker_offsets)
         )
         self._mode: Literal["assign", "subscribe"] | None = None
         self._subscriptions: dict[str, SubscriptionData] = {}
@@ -263,17 +199,19 @@ class AsyncLitePullConsumer:
         self._buffer: deque[tuple[_QueueState, MessageView]] = deque()
         self._buffered_total = 0
         self._reserved = 0
-        self._arrival = _Signal()
-        self._room = _Signal()
-        self._local_offsets: dict[MessageQueueRef, int] = {}
-        self._local_dirty = False
+        self._arrival = Signal()
+        self._room = Signal()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._running = False
+        self._member = GroupMember(
+            self._client,
+            group,
+            request_timeout=request_timeout,
+            consumer_data=self._consumer_data,
+            assigned=self.assignment,
+            assign=self._assign_from_rebalance,
+        )
         self._membership_started = False
-        self._rebalance_wanted = False
-        self._rebalance_signal = _Signal()
-        self._heartbeat_wanted = True
-        self._heartbeat_addresses: set[str] = set()
 
     # -- identity and configuration ---------------------------------------------------------
 
@@ -311,24 +249,13 @@ class AsyncLitePullConsumer:
         """
         if self._mode == "assign":
             raise ConfigError("subscribe", topic, "a consumer either subscribes or assigns")
-        if not topic:
-            raise ConfigError("topic", topic, "a topic is required")
-        text = expression.strip() or "*"
-        tags = [] if text == "*" else [t.strip() for t in text.split("||") if t.strip()]
-        if text != "*" and not tags:
-            raise ConfigError("expression", expression, "expected '*' or 'TagA || TagB'")
+        subscription = parse_subscription(topic, expression)
         self._mode = "subscribe"
-        self._subscriptions[topic] = SubscriptionData(
-            topic=topic,
-            sub_string=text,
-            tags_set=tags,
-            code_set=[java_string_hash(t) for t in tags],
-            sub_version=time.time_ns() // 1_000_000,
-        )
-        self._heartbeat_wanted = True
+        self._subscriptions[topic] = subscription
+        self._member.request_heartbeat()
         if self._running:
             self._start_membership()
-            self._request_rebalance()
+            self._member.request_rebalance()
 
     def assignment(self) -> set[MessageQueueRef]:
         """The queues this consumer reads right now."""
@@ -355,10 +282,7 @@ class AsyncLitePullConsumer:
             raise RuntimeError("AsyncLitePullConsumer is already started")
         await self._pool.__aenter__()
         try:
-            if self.message_model is MessageModel.BROADCASTING:
-                self._local_offsets = await anyio.to_thread.run_sync(
-                    _read_offset_file, self._offset_file
-                )
+            await self._offsets.load()
             task_group = anyio.create_task_group()
             await task_group.__aenter__()
         except BaseException:
@@ -389,7 +313,7 @@ class AsyncLitePullConsumer:
                 with anyio.move_on_after(3 * self.request_timeout, shield=True):
                     if self.auto_commit:
                         await self._commit_positions(raise_errors=False)
-                    await self._unregister()
+                    await self._member.unregister()
             finally:
                 for state in self._states.values():
                     state.fetch_offset = state.consumed = state.committed = None
@@ -449,8 +373,8 @@ class AsyncLitePullConsumer:
         """
         self._check_running()
         state = self._assigned(queue)
-        low = await self._min_offset(queue)
-        high = await self._max_offset(queue)
+        low = await self._broker_offsets.min_offset(queue)
+        high = await self._broker_offsets.max_offset(queue)
         if not low <= offset <= high:
             raise ConfigError("offset", offset, f"outside [{low}, {high}] of {queue}")
         self._reset_position(state, offset)
@@ -459,13 +383,13 @@ class AsyncLitePullConsumer:
         """Read ``queue`` from its first message still stored."""
         self._check_running()
         state = self._assigned(queue)
-        self._reset_position(state, await self._min_offset(queue))
+        self._reset_position(state, await self._broker_offsets.min_offset(queue))
 
     async def seek_to_end(self, queue: MessageQueueRef) -> None:
         """Read only messages of ``queue`` stored from now on."""
         self._check_running()
         state = self._assigned(queue)
-        self._reset_position(state, await self._max_offset(queue))
+        self._reset_position(state, await self._broker_offsets.max_offset(queue))
 
     def _assigned(self, queue: MessageQueueRef) -> _QueueState:
         state = self._states.get(queue)
@@ -496,9 +420,7 @@ class AsyncLitePullConsumer:
         BROADCASTING reads the local offsets.
         """
         self._check_running()
-        if self.message_model is MessageModel.BROADCASTING:
-            return self._local_offsets.get(queue)
-        return await self._query_committed(queue, zero_if_not_found=False)
+        return await self._offsets.read(queue)
 
     async def commit(self, offsets: dict[MessageQueueRef, int] | None = None) -> None:
         """Store offsets for the group and wait until they are stored.
@@ -534,34 +456,10 @@ class AsyncLitePullConsumer:
     async def _commit_offsets(
         self, offsets: dict[MessageQueueRef, int], raise_errors: bool
     ) -> None:
-        first_error: RocketMQError | None = None
-        if self.message_model is MessageModel.BROADCASTING:
-            for queue, offset in offsets.items():
-                if self._local_offsets.get(queue) != offset:
-                    self._local_offsets[queue] = offset
-                    self._local_dirty = True
-            if self._local_dirty:
-                snapshot = dict(self._local_offsets)
-                try:
-                    await anyio.to_thread.run_sync(_write_offset_file, self._offset_file, snapshot)
-                except OSError as exc:
-                    if raise_errors:
-                        raise
-                    log.warning("cannot write offsets file %s: %s", self._offset_file, exc)
-                    return
-                self._local_dirty = False
-            self._mark_committed(offsets)
-            return
-        for queue, offset in offsets.items():
-            try:
-                await self._update_consumer_offset(queue, offset)
-            except RocketMQError as exc:
-                log.warning("commit of %s at %d failed: %s", queue, offset, exc)
-                first_error = first_error or exc
-                continue
-            self._mark_committed({queue: offset})
-        if first_error is not None and raise_errors:
-            raise first_error
+        stored, error = await self._offsets.commit(offsets)
+        self._mark_committed(stored)
+        if error is not None and raise_errors:
+            raise error
 
     def _mark_committed(self, offsets: dict[MessageQueueRef, int]) -> None:
         for queue, offset in offsets.items():
@@ -580,109 +478,15 @@ class AsyncLitePullConsumer:
             except Exception:
                 log.exception("auto-commit of %s failed", self.group)
 
-    # -- broker requests --------------------------------------------------------------------
-
-    async def _broker_address(self, queue: MessageQueueRef) -> str:
-        address = self._client.master_address(queue.broker_name)
-        if address is None:
-            await self._client.route(queue.topic, refresh=True)
-            address = self._client.master_address(queue.broker_name)
-            if address is None:
-                raise TopicNotExistError(17, f"no address for broker {queue.broker_name}")
-        return address
-
-    async def _call(self, queue: MessageQueueRef, request: RemotingCommand) -> RemotingCommand:
-        address = await self._broker_address(queue)
-        return await self._pool.request(address, request, self.request_timeout)
-
-    async def _expect_success(
-        self, queue: MessageQueueRef, request: RemotingCommand
-    ) -> RemotingCommand:
-        response = await self._call(queue, request)
-        if response.code != ResponseCode.SUCCESS:
-            raise ResponseError.for_code(response.code, response.remark)
-        return response
-
-    async def _update_consumer_offset(self, queue: MessageQueueRef, offset: int) -> None:
-        header = UpdateConsumerOffsetRequestHeader(
-            consumer_group=self.group,
-            topic=queue.topic,
-            queue_id=queue.queue_id,
-            commit_offset=offset,
-            bname=queue.broker_name,
-        )
-        await self._expect_success(
-            queue, RemotingCommand.request(RequestCode.UPDATE_CONSUMER_OFFSET, header)
-        )
-
-    async def _query_committed(self, queue: MessageQueueRef, zero_if_not_found: bool) -> int | None:
-        header = QueryConsumerOffsetRequestHeader(
-            consumer_group=self.group,
-            topic=queue.topic,
-            queue_id=queue.queue_id,
-            # Unset (not True) by default: that is what Java sends, and 4.x brokers know no other.
-            set_zero_if_not_found=None if zero_if_not_found else False,
-            bname=queue.broker_name,
-        )
-        response = await self._call(
-            queue, RemotingCommand.request(RequestCode.QUERY_CONSUMER_OFFSET, header)
-        )
-        if response.code == ResponseCode.QUERY_NOT_FOUND:
-            return None
-        if response.code != ResponseCode.SUCCESS:
-            raise ResponseError.for_code(response.code, response.remark)
-        return response.read_header(QueryConsumerOffsetResponseHeader).offset
-
-    async def _max_offset(self, queue: MessageQueueRef) -> int:
-        header = GetMaxOffsetRequestHeader(
-            topic=queue.topic, queue_id=queue.queue_id, bname=queue.broker_name
-        )
-        response = await self._expect_success(
-            queue, RemotingCommand.request(RequestCode.GET_MAX_OFFSET, header)
-        )
-        return response.read_header(GetMaxOffsetResponseHeader).offset
-
-    async def _min_offset(self, queue: MessageQueueRef) -> int:
-        header = GetMinOffsetRequestHeader(
-            topic=queue.topic, queue_id=queue.queue_id, bname=queue.broker_name
-        )
-        response = await self._expect_success(
-            queue, RemotingCommand.request(RequestCode.GET_MIN_OFFSET, header)
-        )
-        return response.read_header(GetMinOffsetResponseHeader).offset
-
-    async def _offset_by_time(self, queue: MessageQueueRef, timestamp_ms: int) -> int:
-        header = SearchOffsetRequestHeader(
-            topic=queue.topic,
-            queue_id=queue.queue_id,
-            timestamp=timestamp_ms,
-            bname=queue.broker_name,
-        )
-        response = await self._expect_success(
-            queue, RemotingCommand.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header)
-        )
-        return response.read_header(SearchOffsetResponseHeader).offset
-
     async def _initial_offset(self, queue: MessageQueueRef) -> tuple[int, int | None]:
         """Where a newly assigned queue starts, and its committed offset if there is one."""
-        if self.message_model is MessageModel.BROADCASTING:
-            committed = self._local_offsets.get(queue)
-        else:
-            committed = await self._query_committed(queue, zero_if_not_found=True)
-        if committed is not None and committed >= 0:
-            return committed, committed
-        retry = queue.topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
-        where = self.consume_from_where
-        if where is ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET:
-            return 0, None
-        if where is ConsumeFromWhere.CONSUME_FROM_TIMESTAMP and not retry:
-            timestamp = self.consume_timestamp_ms
-            if timestamp is None:
-                timestamp = time.time_ns() // 1_000_000 - DEFAULT_TIMESTAMP_LOOKBACK_MS
-            return await self._offset_by_time(queue, timestamp), None
-        if where is ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET and retry:
-            return 0, None
-        return await self._max_offset(queue), None
+        return await initial_offset(
+            self._offsets,
+            self._broker_offsets,
+            queue,
+            self.consume_from_where,
+            self.consume_timestamp_ms,
+        )
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -807,22 +611,13 @@ class AsyncLitePullConsumer:
         if self._membership_started or self._task_group is None:
             return
         self._membership_started = True
-        self._task_group.start_soon(self._rebalance_loop)
-        self._task_group.start_soon(self._heartbeat_loop)
-
-    def _request_rebalance(self) -> None:
-        self._rebalance_wanted = True
-        self._rebalance_signal.notify()
+        self._task_group.start_soon(self._member.run)
 
     async def _on_request(
         self, conn: ClientConnection, request: RemotingCommand
     ) -> RemotingCommand | None:
         """Requests brokers send us on pooled connections."""
-        if request.code == RequestCode.NOTIFY_CONSUMER_IDS_CHANGED:
-            group = (request.ext_fields or {}).get("consumerGroup")
-            if group == self.group and self._mode == "subscribe":
-                log.info("consumer ids of %s changed (from %s): rebalancing", group, conn.address)
-                self._request_rebalance()
+        if self._mode == "subscribe" and self._member.on_notify(conn, request):
             return None
         if request.is_oneway:
             return None
@@ -831,193 +626,16 @@ class AsyncLitePullConsumer:
             f"request code {request.code} is not supported by this consumer",
         )
 
-    async def _rebalance_loop(self) -> None:
-        while True:
-            self._rebalance_wanted = False
-            try:
-                ok = await self._rebalance()
-            except Exception:
-                log.exception("rebalance of %s failed", self.group)
-                ok = False
-            if not self._rebalance_wanted:
-                with anyio.move_on_after(REBALANCE_INTERVAL if ok else REBALANCE_RETRY_INTERVAL):
-                    await self._rebalance_signal.wait()
+    def _consumer_data(self) -> ConsumerData:
+        return ConsumerData(
+            group_name=self.group,
+            consume_type=ConsumeType.CONSUME_ACTIVELY,
+            message_model=self.message_model,
+            consume_from_where=self.consume_from_where,
+            subscription_data_set=list(self._subscriptions.values()),
+        )
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await anyio.sleep(HEARTBEAT_INTERVAL)
-            try:
-                await self._heartbeat()
-            except Exception:
-                log.exception("heartbeat of %s failed", self.group)
-
-    async def _rebalance(self) -> bool:
-        """One rebalance of every subscription; False when some topic has to be retried."""
-        if self._heartbeat_wanted:
-            await self._heartbeat()
-        ok = True
-        queues: list[MessageQueueRef] = []
-        for topic in list(self._subscriptions):
-            try:
-                mine, complete = await self._allocate(topic)
-            except RocketMQError as exc:
-                log.warning("rebalance of %s on %s failed: %s", self.group, topic, exc)
-                ok = False
-                mine = [q for q in self._states if q.topic == topic]
-                complete = True
-            ok = ok and complete
-            queues.extend(mine)
-        added = [q for q in queues if q not in self._states]
+    async def _assign_from_rebalance(self, queues: list[MessageQueueRef]) -> None:
         removed = self._apply_assignment(queues)
-        if added or removed:
-            log.info(
-                "rebalance of %s: +%s -%s",
-                self.group,
-                _describe(added),
-                _describe(state.queue for state in removed),
-            )
         if removed and self.auto_commit:
             await self._commit_dropped(removed)
-        return ok
-
-    async def _allocate(self, topic: str) -> tuple[list[MessageQueueRef], bool]:
-        queues = sorted(
-            await subscribe_queues(self._client, topic),
-            key=lambda q: (q.topic, q.broker_name, q.queue_id),
-        )
-        if self.message_model is MessageModel.BROADCASTING:
-            return queues, True
-        ids = sorted(await self._consumer_ids(topic))
-        if self.client_id not in ids:
-            # Java allocates nothing then; heartbeat again and retry soon.
-            log.warning("%s is not yet listed in group %s", self.client_id, self.group)
-            self._heartbeat_wanted = True
-            return [], False
-        return allocate_message_queue_averagely(queues, ids, self.client_id), True
-
-    async def _consumer_ids(self, topic: str) -> list[str]:
-        route = await self._client.route(topic)
-        error: RocketMQError = TopicNotExistError(17, f"no broker serves {topic}")
-        header = GetConsumerListByGroupRequestHeader(consumer_group=self.group)
-        for broker in sorted(route.broker_datas, key=lambda b: b.broker_name):
-            address = broker.broker_addrs.get(0) or next(iter(broker.broker_addrs.values()), None)
-            if address is None:
-                continue
-            try:
-                response = await self._pool.request(
-                    address,
-                    RemotingCommand.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, header),
-                    self.request_timeout,
-                )
-            except RocketMQError as exc:
-                error = exc
-                continue
-            if response.code != ResponseCode.SUCCESS:
-                error = ResponseError.for_code(response.code, response.remark)
-                continue
-            return ConsumerListBody.from_json(response.body or b"{}").consumer_id_list
-        raise error
-
-    def _heartbeat_request(self) -> RemotingCommand:
-        data = HeartbeatData(
-            client_id=self.client_id,
-            consumer_data_set=[
-                ConsumerData(
-                    group_name=self.group,
-                    consume_type=ConsumeType.CONSUME_ACTIVELY,
-                    message_model=self.message_model,
-                    consume_from_where=self.consume_from_where,
-                    subscription_data_set=list(self._subscriptions.values()),
-                )
-            ],
-        )
-        return RemotingCommand.request(RequestCode.HEART_BEAT, body=data.to_json())
-
-    async def _heartbeat(self) -> None:
-        """Heartbeat every broker (masters and slaves) of the subscribed topics."""
-        addresses: set[str] = set()
-        for topic in list(self._subscriptions):
-            try:
-                route = await self._client.route(topic)
-            except RocketMQError as exc:
-                log.warning("no route for %s to heartbeat: %s", topic, exc)
-                continue
-            for broker in route.broker_datas:
-                addresses.update(broker.broker_addrs.values())
-        sent = False
-        for address in sorted(addresses):
-            try:
-                response = await self._pool.request(
-                    address, self._heartbeat_request(), self.request_timeout
-                )
-            except RocketMQError as exc:
-                log.warning("heartbeat to %s failed: %s", address, exc)
-                continue
-            if response.code != ResponseCode.SUCCESS:
-                log.warning(
-                    "heartbeat to %s refused: %d %s", address, response.code, response.remark
-                )
-                continue
-            self._heartbeat_addresses.add(address)
-            sent = True
-        if sent:
-            self._heartbeat_wanted = False
-
-    async def _unregister(self) -> None:
-        header = UnregisterClientRequestHeader(client_id=self.client_id, consumer_group=self.group)
-        for address in sorted(self._heartbeat_addresses):
-            with contextlib.suppress(RocketMQError):
-                await self._pool.request(
-                    address,
-                    RemotingCommand.request(RequestCode.UNREGISTER_CLIENT, header),
-                    self.request_timeout,
-                )
-        self._heartbeat_addresses.clear()
-
-
-def _describe(queues: Iterable[MessageQueueRef]) -> str:
-    return "[" + ", ".join(f"{q.topic}@{q.broker_name}#{q.queue_id}" for q in queues) + "]"
-
-
-# -- the BROADCASTING offsets file (Java's LocalFileOffsetStore format) --------------------------
-
-
-def _read_offset_file(path: Path) -> dict[MessageQueueRef, int]:
-    """``{"offsetTable":{{"brokerName":..,"queueId":..,"topic":..}:offset,...}}``."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    try:
-        table = fastjson.loads(data).get("offsetTable") or {}
-        offsets: dict[MessageQueueRef, int] = {}
-        for key, value in table.items():
-            mq = MessageQueue.from_json_value(key)
-            offsets[MessageQueueRef(mq.topic, mq.broker_name, mq.queue_id)] = int(value)
-    except (RocketMQError, AttributeError, TypeError, ValueError) as exc:
-        log.warning("ignoring unreadable offsets file %s: %s", path, exc)
-        return {}
-    return offsets
-
-
-def _write_offset_file(path: Path, offsets: dict[MessageQueueRef, int]) -> None:
-    """Write the offsets atomically: a temporary file renamed over the old one."""
-    table = {
-        MessageQueue(q.topic, q.broker_name, q.queue_id).to_object_key(): offset
-        for q, offset in sorted(
-            offsets.items(), key=lambda item: (item[0].topic, item[0].broker_name, item[0].queue_id)
-        )
-    }
-    data = fastjson.dumps({"offsetTable": table})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".offsets-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -278,7 +278,7 @@ class AsyncProducer:
             request = self._request(out, target)
             try:
                 address = self._broker_address(route, target.broker_name)
-                self._brokers_seen.add(address)
+                self._remember_broker(address)
                 response = await self._pool.request(address, request, self.send_timeout)
             except TransportError as exc:
                 last_error = exc
@@ -321,14 +321,25 @@ class AsyncProducer:
         )
         return RemotingCommand.request(RequestCode.HEART_BEAT, body=data.to_json())
 
+    def _remember_broker(self, address: str) -> None:
+        """Heartbeat a broker as soon as it is first used, so that it lists this producer
+        (``mqadmin producerConnection``) at once rather than after the first 30 s period, as a
+        Java producer is listed about a second after it starts."""
+        if address in self._brokers_seen:
+            return
+        self._brokers_seen.add(address)
+        if self._task_group is not None:
+            self._task_group.start_soon(self._heartbeat_one, address)
+
+    async def _heartbeat_one(self, address: str) -> None:
+        with contextlib.suppress(RocketMQError):
+            await self._pool.request(address, self._heartbeat_request(), self.send_timeout)
+
     async def _heartbeat_loop(self) -> None:
         while True:
             await anyio.sleep(30)
             for address in list(self._brokers_seen):
-                try:
-                    await self._pool.request(address, self._heartbeat_request(), self.send_timeout)
-                except RocketMQError:
-                    continue
+                await self._heartbeat_one(address)
 
     async def _unregister(self) -> None:
         header = UnregisterClientRequestHeader(

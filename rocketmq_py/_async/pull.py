@@ -13,7 +13,23 @@ from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.headers.pull import PullMessageRequestHeader, PullMessageResponseHeader
 from rocketmq_py.protocol.message import PermName, PullSysFlag, iter_records
 
-__all__ = ["PullResult", "PullStatus", "pull", "subscribe_queues"]
+__all__ = [
+    "BROKER_SUSPEND_MS",
+    "FETCH_BACKOFF",
+    "PULL_TIMEOUT_MARGIN",
+    "PullResult",
+    "PullStatus",
+    "pull",
+    "subscribe_queues",
+]
+
+#: Long-poll hold time consumers ask of the broker (Java push and ali-ons: 15 s).
+BROKER_SUSPEND_MS = 15_000
+#: Extra time on top of the hold before a held pull is given up (Java: 30 s in all).
+PULL_TIMEOUT_MARGIN = 15.0
+#: Pause before a consumer pulls a queue again after an error (Java's
+#: PULL_TIME_DELAY_MILLS_ON_EXCEPTION).
+FETCH_BACKOFF = 1.0
 
 
 class PullStatus(enum.Enum):

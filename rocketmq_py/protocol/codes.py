@@ -7,6 +7,7 @@ Numbers are those of Apache RocketMQ (``RequestCode.java``, ``ResponseCode.java`
 from __future__ import annotations
 
 import enum
+import functools
 
 __all__ = [
     "LanguageCode",
@@ -72,6 +73,35 @@ class MQVersion:
     CURRENT = V4_9_8
     #: The description string servers report for :attr:`CURRENT` (e.g. ``brokerVersionDesc``).
     CURRENT_DESC = "V4_9_8"
+
+    @staticmethod
+    def desc(ordinal: int) -> str:
+        """Java's ``MQVersion.getVersionDesc``: the enum name of an ordinal (``409`` ->
+        ``"V4_9_8"``); ordinals past the last known one read as ``"HIGHER_VERSION"``."""
+        names = _version_names()
+        if ordinal < 0:
+            return names[0]
+        return names[min(ordinal, len(names) - 1)]
+
+
+@functools.cache
+def _version_names() -> tuple[str, ...]:
+    """Every ``MQVersion.Version`` name in ordinal order (generated: 613 names as of 5.3)."""
+    names = ["V3_0_0_SNAPSHOT", "V3_0_0_ALPHA1"]
+    names += [f"V3_0_0_BETA{i}" for i in range(1, 6)]
+    for i in range(6, 10):
+        names += [f"V3_0_0_BETA{i}_SNAPSHOT", f"V3_0_0_BETA{i}"]
+    names.append("V3_0_0_FINAL")
+    # Then a SNAPSHOT and a release per version: 3.0.1-3.0.15, 3.1.0-3.2.9, 3.3.1-3.9.9 and
+    # 4.0.0-5.9.9.
+    versions = [(3, 0, p) for p in range(1, 16)]
+    versions += [(3, minor, p) for minor in (1, 2) for p in range(10)]
+    versions += [(3, minor, p) for minor in range(3, 10) for p in range(1, 10)]
+    versions += [(major, minor, p) for major in (4, 5) for minor in range(10) for p in range(10)]
+    for major, minor, patch in versions:
+        names += [f"V{major}_{minor}_{patch}_SNAPSHOT", f"V{major}_{minor}_{patch}"]
+    names.append("HIGHER_VERSION")
+    return tuple(names)
 
 
 class RequestCode(enum.IntEnum):

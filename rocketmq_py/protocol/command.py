@@ -45,6 +45,10 @@ _U32 = struct.Struct(">I")
 _INT16_MIN, _INT16_MAX = -(2**15), 2**15 - 1
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _MAX_HEADER_LEN = 0xFFFFFF
+# The decoder's fast path: language names a JSON header carries, and the one value type of
+# extFields it can take as is.
+_LANGUAGES: dict[str, LanguageCode] = dict(LanguageCode.__members__)
+_STR_ONLY = frozenset((str,))
 
 H = TypeVar("H", bound="CommandHeader")
 
@@ -126,8 +130,13 @@ class RemotingCommand:
         *,
         language: LanguageCode | None = None,
         version: int | None = None,
+        ext_fields: dict[str, str] | None = None,
     ) -> RemotingCommand:
-        """Build the response to this request: same opaque, same serialize type."""
+        """Build the response to this request: same opaque, same serialize type.
+
+        ``ext_fields``, instead of ``header``, gives the extFields ready made (taken as they
+        are: a hot path that builds them itself skips the header object).
+        """
         return RemotingCommand(
             code=int(code),
             language=LanguageCode.PYTHON if language is None else language,
@@ -135,7 +144,7 @@ class RemotingCommand:
             opaque=self.opaque,
             flag=FLAG_RESPONSE,
             remark=remark,
-            ext_fields=_ext_from(header),
+            ext_fields=_ext_from(header) if ext_fields is None else ext_fields,
             body=body,
             serialize_type=self.serialize_type,
         )
@@ -252,7 +261,7 @@ def _ext_from(header: CommandHeader | Mapping[str, object] | None) -> dict[str, 
 
 
 def decode_command(
-    serialize_type: int, header: bytes | memoryview, body: bytes | None
+    serialize_type: int, header: bytes | bytearray | memoryview, body: bytes | None
 ) -> RemotingCommand:
     """Decode one frame's header and attach its body.
 
@@ -287,13 +296,48 @@ def _json_int(obj: Mapping[str, Any], key: str, default: int | None, lo: int, hi
     return value
 
 
-def _decode_json_header(header: bytes | memoryview, body: bytes | None) -> RemotingCommand:
+def _decode_json_header(
+    header: bytes | bytearray | memoryview, body: bytes | None
+) -> RemotingCommand:
     try:
         obj = _json.loads(header)
     except _json.JSONDecodeError as exc:
         raise RemoteProtocolError(f"header is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise RemoteProtocolError(f"JSON header is a {type(obj).__name__}, expected an object")
+    # Fast path, every header a client sends: int numbers in range, string extFields values,
+    # a known language. The general path below takes anything else (and raises the errors).
+    get = obj.get
+    code = get("code")
+    version = get("version", 0)
+    opaque = get("opaque", 0)
+    flag = get("flag", 0)
+    remark = get("remark")
+    raw_ext = get("extFields")
+    name = get("language", "JAVA")
+    language = _LANGUAGES.get(name) if type(name) is str else None
+    if (
+        type(code) is int
+        and type(version) is int
+        and type(opaque) is int
+        and type(flag) is int
+        and min(code, version, opaque, flag) >= _INT32_MIN
+        and max(code, version, opaque, flag) <= _INT32_MAX
+        and (remark is None or type(remark) is str)
+        and language is not None
+        and (raw_ext is None or _all_strings(raw_ext))
+    ):
+        return RemotingCommand(code, language, version, opaque, flag, remark, raw_ext, body)
+    return _decode_json_object(obj, body)
+
+
+def _all_strings(ext: object) -> bool:
+    """Whether ``ext`` is a dict of strings (then it is extFields as they are)."""
+    return type(ext) is dict and _STR_ONLY.issuperset(map(type, ext.values()))
+
+
+def _decode_json_object(obj: dict[str, Any], body: bytes | None) -> RemotingCommand:
+    """Decode a parsed JSON header field by field, coercing what fastjson would coerce."""
     code = _json_int(obj, "code", None, _INT32_MIN, _INT32_MAX)
     remark = obj.get("remark")
     if remark is not None and not isinstance(remark, str):
@@ -319,7 +363,9 @@ def _decode_json_header(header: bytes | memoryview, body: bytes | None) -> Remot
     )
 
 
-def _decode_binary_header(header: bytes | memoryview, body: bytes | None) -> RemotingCommand:
+def _decode_binary_header(
+    header: bytes | bytearray | memoryview, body: bytes | None
+) -> RemotingCommand:
     buf = memoryview(header)
     n = len(buf)
     if n < _BIN_FIXED.size + 4:

@@ -143,8 +143,11 @@ class RemotingConnection:
         header_start = start + 8
         body_start = header_start + header_len
         end = start + 4 + length
-        header = bytes(buf[header_start:body_start])
-        body = bytes(buf[body_start:end]) if end > body_start else None
+        header = buf[header_start:body_start]
+        body = None
+        if end > body_start:
+            with memoryview(buf) as view:  # one copy of the body, not two
+                body = bytes(view[body_start:end])
         self._consume(end)
         # A bad header raises here without poisoning the connection: the frame boundary was
         # valid, so the stream is still in sync and the owner decides what to do.

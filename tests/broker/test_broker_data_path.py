@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
+from broker.store.mapped_file import MappedFile
 from rocketmq_py._transport.connection import ClientConnection
 from rocketmq_py.protocol.bodies import ConsumerData, HeartbeatData, SubscriptionData
 from rocketmq_py.protocol.codes import RequestCode, ResponseCode
@@ -290,3 +291,26 @@ async def test_oversized_and_malformed_bodies(conn: ClientConnection) -> None:
     assert resp.code == ResponseCode.MESSAGE_ILLEGAL and resp.remark
     # Still serving.
     await send(conn, "AfterErrors", b"ok")
+
+
+async def test_a_send_whose_commitlog_write_fails_is_not_acknowledged(
+    conn: ClientConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store writes a batch of sends after handling them and before their responses go
+    # out; when that write fails, the send must get an error, and the message must not exist.
+    real_write = MappedFile.write
+    failures = [1]
+
+    def flaky_write(self: MappedFile, data: bytes | bytearray | memoryview, pos: int) -> None:
+        if failures[0] and "commitlog" in self.path:
+            failures[0] -= 1
+            raise OSError(5, "Input/output error (test)")
+        real_write(self, data, pos)
+
+    monkeypatch.setattr(MappedFile, "write", flaky_write)
+    resp = await conn.request(send_request("LostWrite", b"lost", queue_id=0), timeout=5)
+    assert resp.code == ResponseCode.SYSTEM_ERROR
+    assert failures == [0]
+    header = await send(conn, "LostWrite", b"kept", queue_id=0)
+    assert header.queue_offset == 0
+    assert [r.body for r in await pull_all(conn, "LostWrite", 0)] == [b"kept"]

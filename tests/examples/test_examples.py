@@ -13,7 +13,11 @@ from tests.conftest import ROOT
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 # What an example must print to prove it did its job, beyond exiting 0.
-EXPECTED_OUTPUT = {"quickstart.py": "quickstart OK", "lite_pull.py": "lite pull OK"}
+EXPECTED_OUTPUT = {
+    "quickstart.py": "quickstart OK",
+    "lite_pull.py": "lite pull OK",
+    "push_consumer.py": "push consumer OK",
+}
 
 
 def test_examples_exist() -> None:

@@ -499,3 +499,90 @@ def test_v1_to_v2_broker_name() -> None:
     assert v2.broker_name == "broker-b"
     assert v2.to_ext_fields()["n"] == "broker-b"
     assert v2.to_v1().bname == "broker-b"
+
+
+# -- the compiled decoders and encoders agree with the field-by-field path --------------------
+
+_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["0", "1", "-7", " 42 ", "true", "FALSE", "1_0", "x", "", "1.5", "9" * 20]),
+    st.text(max_size=6),
+)
+
+
+def _outcome(decode: object, ext: dict[str, str]) -> object:
+    try:
+        return decode(ext)  # type: ignore[operator]
+    except RemoteProtocolError as exc:
+        return ("error", str(exc))
+
+
+@HYPOTHESIS
+@given(st.data())
+def test_compiled_decoder_equals_the_checked_path(data: st.DataObject) -> None:
+    cls = data.draw(st.sampled_from(registered_headers()))
+    ext = {}
+    for spec in cls.field_specs():
+        value = data.draw(_VALUES)
+        if value is not None:
+            ext[spec.wire] = value
+    assert _outcome(cls.from_ext_fields, ext) == _outcome(cls._decode_checked, ext)
+
+
+def test_compiled_encoder_writes_declared_order_and_java_text() -> None:
+    header = SendMessageResponseHeader(
+        msg_id="ID", queue_id=3, queue_offset=7, msg_region="R", trace_on=False
+    )
+    assert list(header.to_ext_fields().items()) == [
+        ("msgId", "ID"),
+        ("queueId", "3"),
+        ("queueOffset", "7"),
+        ("MSG_REGION", "R"),
+        ("TRACE_ON", "false"),
+    ]
+    assert SendMessageResponseHeader.stored_fields("ID", 3, 7, "R", False) == (
+        header.to_ext_fields()
+    )
+
+
+# -- the JSON header decoder's fast path agrees with the general one -------------------------
+
+_JSON_VALUES = st.one_of(
+    st.integers(min_value=-(2**33), max_value=2**33),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=4),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+@HYPOTHESIS
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "code": _JSON_VALUES,
+            "flag": _JSON_VALUES,
+            "opaque": _JSON_VALUES,
+            "version": _JSON_VALUES,
+            "language": st.one_of(st.sampled_from(["JAVA", "CPP", "PYTHON", "nope"]), _JSON_VALUES),
+            "remark": _JSON_VALUES,
+            "extFields": st.one_of(
+                st.none(), st.dictionaries(st.text(max_size=3), _JSON_VALUES, max_size=4)
+            ),
+        },
+    )
+)
+def test_json_header_fast_path_equals_the_general_decoder(obj: dict[str, object]) -> None:
+    from rocketmq_py.protocol import command
+
+    def outcome(decode: object) -> object:
+        try:
+            return decode()  # type: ignore[operator]
+        except RemoteProtocolError as exc:
+            return ("error", str(exc))
+
+    raw = json.dumps(obj).encode()
+    assert outcome(lambda: command.decode_command(0, raw, None)) == outcome(
+        lambda: command._decode_json_object(command._json.loads(raw), None)
+    )

@@ -146,3 +146,18 @@ class SendMessageResponseHeader(CommandHeader):
     recall_handle: str | None = None
     msg_region: str | None = None
     trace_on: bool | None = None
+
+    @staticmethod
+    def stored_fields(
+        msg_id: str, queue_id: int, queue_offset: int, msg_region: str, trace_on: bool
+    ) -> dict[str, str]:
+        """The extFields of ``SendMessageResponseHeader(msg_id, queue_id, queue_offset,
+        msg_region=..., trace_on=...)``, without building the header: a broker answers every
+        stored message with one."""
+        return {
+            "msgId": msg_id,
+            "queueId": str(queue_id),
+            "queueOffset": str(queue_offset),
+            "MSG_REGION": msg_region,
+            "TRACE_ON": "true" if trace_on else "false",
+        }

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broker.store import MessageStore, StoreConfig
-from broker.store.index import IndexService, fast_index_key_hash
+from broker.store.index import IndexService, fast_index_key_hash, topic_key_hash
 from rocketmq_py.protocol.message import decode_record, index_key_hash, java_string_hash
 from tests.broker.store.helpers import START_MS, Clock, make_config, make_record, open_store, put_ok
 
@@ -139,3 +139,37 @@ def test_fast_hash_long_and_edge_keys() -> None:
     for n in (0, 1, 511, 512, 513, 2000):
         key = "".join(rnd.choice(string.printable) for _ in range(n))
         assert fast_index_key_hash(key) == index_key_hash(key)
+
+
+@given(st.text(max_size=30), st.text(max_size=40))
+def test_topic_key_hash_equals_java(topic: str, key: str) -> None:
+    assert topic_key_hash(topic, key) == index_key_hash(f"{topic}#{key}")
+
+
+def test_topic_key_hash_reuses_heads_and_survives_new_ones() -> None:
+    rnd = random.Random(11)
+    for _ in range(2000):  # more distinct heads than the cache holds, then repeats
+        topic = rnd.choice(["T", "bench-1795639382-5769", "é主题"])
+        key = "".join(rnd.choice("0123456789ABCDEF") for _ in range(rnd.choice([4, 12, 13, 32])))
+        assert topic_key_hash(topic, key) == index_key_hash(f"{topic}#{key}")
+
+
+def test_batched_keys_write_the_same_file_as_one_key_at_a_time(tmp_path: Path) -> None:
+    rnd = random.Random(3)
+    keys = [(rnd.randrange(2**31), 1000 + i * 10, START_MS + i * 700) for i in range(150)]
+    one = IndexService(str(tmp_path / "one"), 7, 60, 64)
+    batched = IndexService(str(tmp_path / "batched"), 7, 60, 64)
+    for service in (one, batched):
+        service.load()
+    for key in keys:  # 7 slots, 60 entries per file: shared slots, and files fill up
+        one.put_keys([key], START_MS)
+    for start in range(0, len(keys), 16):
+        batched.put_keys(keys[start : start + 16], START_MS)
+    assert len(one.files) == len(batched.files) == 3
+    for a, b in zip(one.files, batched.files, strict=True):
+        assert bytes(a.map) == bytes(b.map)
+    assert batched.rollback(keys[100][1]) == one.rollback(keys[100][1])
+    for a, b in zip(one.files, batched.files, strict=True):
+        assert bytes(a.map) == bytes(b.map)
+    one.close()
+    batched.close()

@@ -1,0 +1,864 @@
+"""``AsyncPushConsumer``: messages delivered to a handler, Java's ``DefaultMQPushConsumer``.
+
+::
+
+    consumer = AsyncPushConsumer("CG", "127.0.0.1:9876")
+    consumer.subscribe("Orders", "TagA || TagB")
+
+    @consumer.handler
+    async def handle(message: MessageView) -> None:
+        ...  # return None/True: done; raise or return False: deliver it again later
+
+    async with consumer:
+        await anyio.sleep_forever()
+
+How it works (``protocol.md`` 8 and 13):
+
+* **Group membership.** The consumer heartbeats as a push consumer (``CONSUME_PASSIVELY``)
+  and rebalances at start, every 20 s and on NOTIFY_CONSUMER_IDS_CHANGED
+  (:mod:`rocketmq_py._async.rebalance`). CLUSTERING also subscribes ``%RETRY%<group>``, where
+  failed messages come back; BROADCASTING takes every queue.
+* **Pulling.** One task per assigned queue long-polls its broker (the broker holds a pull up to
+  15 s). Flow control: a queue whose cache (messages pulled and not finished) reaches
+  ``pull_threshold_for_queue`` messages or ``pull_threshold_size_for_queue_mib`` MiB is not
+  pulled until handlers finish some; a pull never asks for more messages than the count
+  threshold leaves room for.
+* **Consuming.** ``max_concurrency`` workers hand messages to the handler, one message per call.
+  Async handlers run on the event loop; sync ones in worker threads (at most
+  ``max_concurrency`` at a time). A handler that runs longer than ``consume_timeout`` counts
+  as failed (an async one is cancelled; a thread cannot be stopped, so its late result is
+  ignored).
+* **Offsets.** Messages of a queue finish out of order; the queue's offset is that of its
+  lowest unfinished message (or the next pull position when none is cached). Offsets are
+  committed every ``commit_interval`` seconds (UPDATE_CONSUMER_OFFSET, oneway, as Java), with
+  every pull (the commit-offset flag) and when a queue is taken away. BROADCASTING keeps them
+  in a local file instead.
+* **Failures.** CLUSTERING sends a failed message back (CONSUMER_SEND_MSG_BACK, delay level 0:
+  the broker picks ``3 + reconsume_times``); it returns through ``%RETRY%<group>`` with
+  ``reconsume_times`` one higher, presented with its original topic, and after
+  ``max_reconsume_times`` failures the broker moves it to ``%DLQ%<group>``. If the send-back
+  request fails the message is re-sent to ``%RETRY%<group>`` like an ordinary message (Java's
+  fallback); if that fails too it is handed to the handler again 5 s later. BROADCASTING
+  logs failures and drops the messages.
+* **Shutdown.** Stop pulling, let running handlers finish (up to ``shutdown_timeout``
+  seconds; messages not started yet are left for the next owner of the queue), commit,
+  leave the group (UNREGISTER_CLIENT).
+
+Delivery is at least once: a message whose handler was running when its queue moved to another
+consumer, or when the consumer stopped too abruptly, is delivered again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import heapq
+import inspect
+import logging
+import math
+import os
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance, default_instance_name
+from rocketmq_py._async.offset_store import (
+    BrokerOffsets,
+    LocalFileOffsetStore,
+    OffsetStore,
+    RemoteBrokerOffsetStore,
+    initial_offset,
+    offset_file_path,
+)
+from rocketmq_py._async.pull import (
+    BROKER_SUSPEND_MS,
+    FETCH_BACKOFF,
+    PULL_TIMEOUT_MARGIN,
+    PullResult,
+    PullStatus,
+    pull,
+)
+from rocketmq_py._async.rebalance import (
+    GroupMember,
+    Signal,
+    parse_subscription,
+    retry_topic,
+)
+from rocketmq_py._trace import TraceHook, trace
+from rocketmq_py._transport import ClientConnection, ConnectionPool
+from rocketmq_py.exceptions import ConfigError, ResponseError, RocketMQError, TopicNotExistError
+from rocketmq_py.message import MessageQueueRef, MessageView
+from rocketmq_py.protocol.bodies import (
+    ConsumeFromWhere,
+    ConsumerData,
+    ConsumeType,
+    MessageModel,
+    SubscriptionData,
+)
+from rocketmq_py.protocol.codes import RequestCode, ResponseCode
+from rocketmq_py.protocol.command import RemotingCommand
+from rocketmq_py.protocol.headers.consumer import ConsumerSendMsgBackRequestHeader
+from rocketmq_py.protocol.headers.send import SendMessageRequestHeaderV2
+from rocketmq_py.protocol.message import (
+    MessageConst,
+    PermName,
+    compress_body,
+    encode_properties,
+)
+
+__all__ = ["AsyncPushConsumer", "MessageHandler"]
+
+log = logging.getLogger("rocketmq_py.consumer")
+
+MC = MessageConst
+
+#: A handler: called with one message; ``None``/``True`` means done, ``False`` or an exception
+#: means deliver it again later. Sync handlers run in worker threads.
+MessageHandler = (
+    Callable[[MessageView], Awaitable[bool | None]] | Callable[[MessageView], bool | None]
+)
+_H = TypeVar("_H", bound=Callable[[MessageView], Any])
+
+#: Java's persistConsumerOffsetInterval.
+COMMIT_INTERVAL = 5.0
+#: Java's consumeTimeout (15 minutes).
+CONSUME_TIMEOUT = 15 * 60.0
+#: A failed message that could not be sent back is handed to the handler again after this long
+#: (Java's submitConsumeRequestLater).
+LOCAL_RETRY_DELAY = 5.0
+#: Java's inner producer group, used for the fallback re-send of failed messages.
+CLIENT_INNER_PRODUCER = "CLIENT_INNER_PRODUCER"
+#: Bodies of at least this many bytes are compressed when re-sent (the producer's default).
+_COMPRESS_OVER = 4096
+#: Java's response codes that count as "stored" for a send.
+_SEND_OK_CODES = frozenset(
+    {
+        ResponseCode.SUCCESS,
+        ResponseCode.FLUSH_DISK_TIMEOUT,
+        ResponseCode.FLUSH_SLAVE_TIMEOUT,
+        ResponseCode.SLAVE_NOT_AVAILABLE,
+    }
+)
+_MIB = 1024 * 1024
+
+_FROM_WHERE = {
+    "last": ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
+    "first": ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
+    "timestamp": ConsumeFromWhere.CONSUME_FROM_TIMESTAMP,
+}
+_MODELS = {"clustering": MessageModel.CLUSTERING, "broadcasting": MessageModel.BROADCASTING}
+
+
+def _is_async_callable(fn: object) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - an object whose __call__ is async
+    )
+
+
+@dataclass(eq=False)
+class _ProcessQueue:
+    """One assigned queue: where to pull next and the messages pulled but not finished.
+
+    Java's ``ProcessQueue``. ``messages`` maps queue offsets to unfinished messages; ``heap``
+    holds their offsets (plus finished ones, dropped lazily) so the lowest unfinished offset
+    is cheap to find whatever order messages finish in.
+    """
+
+    queue: MessageQueueRef
+    next_offset: int | None = None
+    committed: int | None = None
+    messages: dict[int, MessageView] = field(default_factory=dict)
+    heap: list[int] = field(default_factory=list)
+    cached_bytes: int = 0
+    dropped: bool = False
+    # Notified whenever a message finishes: a pull loop paused by flow control waits on it.
+    room: Signal = field(default_factory=Signal)
+    scope: anyio.CancelScope | None = None
+    flow_control_times: int = 0
+
+    def add(self, messages: list[MessageView]) -> list[MessageView]:
+        """Cache pulled messages; returns those not cached already."""
+        added = []
+        for message in messages:
+            offset = message.queue_offset
+            if offset in self.messages:
+                continue
+            self.messages[offset] = message
+            heapq.heappush(self.heap, offset)
+            self.cached_bytes += len(message.body)
+            added.append(message)
+        return added
+
+    def finish(self, message: MessageView) -> None:
+        """Forget a message that is done with (consumed, sent back or dropped)."""
+        cached = self.messages.pop(message.queue_offset, None)
+        if cached is None:
+            return
+        self.cached_bytes -= len(cached.body)
+        while self.heap and self.heap[0] not in self.messages:
+            heapq.heappop(self.heap)
+        self.room.notify()
+
+    def consumed_offset(self) -> int | None:
+        """The offset to commit: the lowest unfinished message, else the next pull position."""
+        while self.heap and self.heap[0] not in self.messages:
+            heapq.heappop(self.heap)
+        return self.heap[0] if self.heap else self.next_offset
+
+
+class AsyncPushConsumer:
+    """Delivers the messages of its subscriptions to a handler.
+
+    Call :meth:`subscribe` and register a handler (:meth:`register` or the :meth:`handler`
+    decorator), then run it as ``async with consumer:``; messages are delivered in the
+    background until the block exits. See the module documentation for the details.
+
+    Args:
+        group: consumer group name.
+        namesrv_addr: ``;``-separated name servers (default ``$NAMESRV_ADDR``).
+        message_model: ``"clustering"`` (the group shares the queues, offsets on the broker,
+            failed messages retried) or ``"broadcasting"`` (every consumer gets every message,
+            offsets in a local file, failed messages dropped).
+        consume_from_where: where a queue without a committed offset starts: ``"last"`` (its
+            end; a queue that still starts at offset 0 is read from the beginning, as the
+            broker answers 0 then), ``"first"`` or ``"timestamp"``.
+        consume_timestamp_ms: epoch ms for ``"timestamp"`` (default: half an hour ago).
+        max_concurrency: most handler calls running at once.
+        pull_batch_size: most messages asked for by one pull.
+        pull_threshold_for_queue: most messages cached (pulled, not finished) per queue.
+        pull_threshold_size_for_queue_mib: pulling a queue pauses while the bodies of its
+            cached messages add up to this many MiB or more.
+        max_reconsume_times: deliveries after the first before a failing message goes to
+            ``%DLQ%<group>`` (CLUSTERING).
+        consume_timeout: seconds a handler call may take before it counts as failed.
+        instance_name: part of the client id (default: ``"DEFAULT"`` when broadcasting, as in
+            Java, so the offsets file survives restarts; otherwise pid and a timestamp).
+        commit_interval: seconds between offset commits.
+        shutdown_timeout: seconds running handlers get to finish at shutdown before they are
+            cancelled (async) or abandoned (threads).
+        request_timeout: seconds per request other than the long-polling pulls.
+        offset_store_dir: root of the BROADCASTING offsets files (default
+            ``~/.rocketmq_offsets``); the file is ``<root>/<client id>/<group>/offsets.json``.
+        hooks: trace hooks called around every handler call (operation ``"process"``, see
+            ``rocketmq_py._trace``).
+    """
+
+    def __init__(
+        self,
+        group: str,
+        namesrv_addr: str | None = None,
+        *,
+        message_model: Literal["clustering", "broadcasting"] = "clustering",
+        consume_from_where: Literal["last", "first", "timestamp"] = "last",
+        consume_timestamp_ms: int | None = None,
+        max_concurrency: int = 20,
+        pull_batch_size: int = 32,
+        pull_threshold_for_queue: int = 1000,
+        pull_threshold_size_for_queue_mib: float = 100,
+        max_reconsume_times: int = 16,
+        consume_timeout: float = CONSUME_TIMEOUT,
+        instance_name: str | None = None,
+        commit_interval: float = COMMIT_INTERVAL,
+        shutdown_timeout: float = 30.0,
+        request_timeout: float = 3.0,
+        offset_store_dir: str | os.PathLike[str] | None = None,
+        hooks: Sequence[TraceHook] = (),
+    ) -> None:
+        if not group:
+            raise ConfigError("group", group, "a consumer group name is required")
+        if message_model not in _MODELS:
+            raise ConfigError(
+                "message_model", message_model, "expected 'clustering' or 'broadcasting'"
+            )
+        if consume_from_where not in _FROM_WHERE:
+            raise ConfigError(
+                "consume_from_where", consume_from_where, "expected 'last', 'first' or 'timestamp'"
+            )
+        if max_concurrency < 1:
+            raise ConfigError("max_concurrency", max_concurrency, "must be at least 1")
+        if not 1 <= pull_batch_size <= 1024:
+            raise ConfigError("pull_batch_size", pull_batch_size, "must be between 1 and 1024")
+        if pull_threshold_for_queue < 1:
+            raise ConfigError(
+                "pull_threshold_for_queue", pull_threshold_for_queue, "must be at least 1"
+            )
+        if pull_threshold_size_for_queue_mib <= 0:
+            raise ConfigError(
+                "pull_threshold_size_for_queue_mib",
+                pull_threshold_size_for_queue_mib,
+                "must be positive",
+            )
+        if max_reconsume_times < 0:
+            raise ConfigError("max_reconsume_times", max_reconsume_times, "must not be negative")
+        for name, value in (
+            ("consume_timeout", consume_timeout),
+            ("commit_interval", commit_interval),
+            ("request_timeout", request_timeout),
+        ):
+            if value <= 0:
+                raise ConfigError(name, value, "must be positive")
+        if shutdown_timeout < 0:
+            raise ConfigError("shutdown_timeout", shutdown_timeout, "must not be negative")
+        self.group = group
+        self.message_model = _MODELS[message_model]
+        self.consume_from_where = _FROM_WHERE[consume_from_where]
+        self.consume_timestamp_ms = consume_timestamp_ms
+        self.max_concurrency = max_concurrency
+        self.pull_batch_size = pull_batch_size
+        self.pull_threshold_for_queue = pull_threshold_for_queue
+        self.pull_threshold_size_for_queue_mib = pull_threshold_size_for_queue_mib
+        self.max_reconsume_times = max_reconsume_times
+        self.consume_timeout = consume_timeout
+        self.commit_interval = commit_interval
+        self.shutdown_timeout = shutdown_timeout
+        self.request_timeout = request_timeout
+        broadcasting = self.message_model is MessageModel.BROADCASTING
+        if instance_name is None:
+            instance_name = "DEFAULT" if broadcasting else default_instance_name()
+        self._pool = ConnectionPool(connect_timeout=request_timeout, handler=self._on_request)
+        self._client = ClientInstance(
+            namesrv_addr, self._pool, instance_name=instance_name, timeout=request_timeout
+        )
+        self._offset_file = offset_file_path(offset_store_dir, self._client.client_id, group)
+        self._broker_offsets = BrokerOffsets(self._client, group, request_timeout)
+        self._offsets: OffsetStore = (
+            LocalFileOffsetStore(self._offset_file)
+            if broadcasting
+            else RemoteBrokerOffsetStore(self._broker_offsets)
+        )
+        self._hooks = tuple(hooks)
+        self._handler: MessageHandler | None = None
+        self._handler_is_async = False
+        self._subscriptions: dict[str, SubscriptionData] = {}
+        self._retry_subscription = parse_subscription(retry_topic(group), "*")
+        self._queues: dict[MessageQueueRef, _ProcessQueue] = {}
+        self._member = GroupMember(
+            self._client,
+            group,
+            request_timeout=request_timeout,
+            consumer_data=self._consumer_data,
+            assigned=self.assignment,
+            assign=self._assign,
+        )
+        self._running = False
+        self._stopping = False
+        # Handlers run in _consume_group, everything else in _service_group: shutdown stops
+        # the second at once and gives the first time to finish.
+        self._consume_group: anyio.abc.TaskGroup | None = None
+        self._service_group: anyio.abc.TaskGroup | None = None
+        self._ready_send: MemoryObjectSendStream[tuple[_ProcessQueue, MessageView]] | None = None
+        self._thread_limiter: anyio.CapacityLimiter | None = None
+
+    # -- configuration ----------------------------------------------------------------------
+
+    @property
+    def client_id(self) -> str:
+        """This consumer's client id (``ip@instance``), as the brokers list it."""
+        return self._client.client_id
+
+    @property
+    def offset_file(self) -> Path:
+        """Where BROADCASTING offsets are kept (unused when clustering)."""
+        return self._offset_file
+
+    def subscribe(self, topic: str, expression: str = "*") -> None:
+        """Consume the messages of ``topic`` whose tag matches ``expression``.
+
+        ``expression`` is ``"*"`` or tags joined by ``||`` (``"TagA || TagB"``). Calling it
+        again for the same topic replaces the expression. May be called while running.
+
+        Raises:
+            ConfigError: the topic is empty, or the expression names no tag.
+        """
+        if topic.startswith(("%RETRY%", "%DLQ%")):
+            raise ConfigError("topic", topic, "retry and dead-letter topics are not subscribed")
+        self._subscriptions[topic] = parse_subscription(topic, expression)
+        self._member.request_heartbeat()
+        if self._running:
+            self._member.request_rebalance()
+
+    def register(self, handler: MessageHandler) -> None:
+        """Deliver messages to ``handler`` (replacing any handler registered before).
+
+        An ``async def`` handler runs on the event loop; any other callable runs in a worker
+        thread. It gets one :class:`~rocketmq_py.message.MessageView` and returns ``None`` or
+        ``True`` when done with it; returning ``False`` or raising asks for redelivery.
+        """
+        if not callable(handler):
+            raise ConfigError("handler", handler, "must be callable")
+        self._handler = handler
+        self._handler_is_async = _is_async_callable(handler)
+
+    def handler(self, fn: _H) -> _H:
+        """Decorator form of :meth:`register`; returns ``fn`` unchanged."""
+        self.register(fn)
+        return fn
+
+    def assignment(self) -> set[MessageQueueRef]:
+        """The queues this consumer pulls right now (retry topic queues included)."""
+        return set(self._queues)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncPushConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def start(self) -> None:
+        """Join the group, take queues and start delivering (prefer ``async with``).
+
+        Returns after the first heartbeat and rebalance (a failed one is retried in the
+        background). Call :meth:`shutdown` from the same task.
+
+        Raises:
+            ConfigError: no handler is registered.
+            RuntimeError: already started.
+        """
+        if self._consume_group is not None:
+            raise RuntimeError("AsyncPushConsumer is already started")
+        if self._handler is None:
+            raise ConfigError("handler", None, "register a handler before starting")
+        await self._pool.__aenter__()
+        try:
+            await self._offsets.load()
+            consume_group = anyio.create_task_group()
+            await consume_group.__aenter__()
+            try:
+                service_group = anyio.create_task_group()
+                await service_group.__aenter__()
+            except BaseException:
+                await consume_group.__aexit__(None, None, None)
+                raise
+        except BaseException:
+            await self._pool.__aexit__(None, None, None)
+            raise
+        self._consume_group, self._service_group = consume_group, service_group
+        self._running, self._stopping = True, False
+        send, receive = anyio.create_memory_object_stream[tuple[_ProcessQueue, MessageView]](
+            math.inf
+        )
+        self._ready_send = send
+        self._thread_limiter = anyio.CapacityLimiter(self.max_concurrency)
+        for _ in range(self.max_concurrency):
+            consume_group.start_soon(self._worker, receive.clone())
+        receive.close()
+        service_group.start_soon(self._commit_loop)
+        try:
+            rebalanced = await self._member.rebalance_logged()
+        except BaseException:  # cancelled while joining: leave nothing running
+            await self.shutdown()
+            raise
+        service_group.start_soon(functools.partial(self._member.run, rebalanced=rebalanced))
+
+    async def shutdown(self) -> None:
+        """Stop pulling, let running handlers finish, commit, leave the group, disconnect."""
+        if self._consume_group is None:
+            return
+        self._running = False
+        self._stopping = True
+        try:
+            if self._service_group is not None:
+                self._service_group.cancel_scope.cancel()
+                await self._service_group.__aexit__(None, None, None)
+        finally:
+            self._service_group = None
+            try:
+                if self._ready_send is not None:
+                    # Workers skip what is still queued, then stop.
+                    self._ready_send.close()
+                self._consume_group.cancel_scope.deadline = (
+                    anyio.current_time() + self.shutdown_timeout
+                )
+                await self._consume_group.__aexit__(None, None, None)
+            finally:
+                self._consume_group = None
+                self._ready_send = None
+                try:
+                    with anyio.move_on_after(3 * self.request_timeout, shield=True):
+                        await self._commit(list(self._queues.values()), oneway=False)
+                        await self._member.unregister()
+                finally:
+                    for pq in self._queues.values():
+                        pq.dropped = True
+                    self._queues.clear()
+                    await self._pool.__aexit__(None, None, None)
+
+    # -- membership -------------------------------------------------------------------------
+
+    async def _on_request(
+        self, conn: ClientConnection, request: RemotingCommand
+    ) -> RemotingCommand | None:
+        """Requests brokers send us on pooled connections."""
+        if self._member.on_notify(conn, request) or request.is_oneway:
+            return None
+        return request.make_response(
+            ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+            f"request code {request.code} is not supported by this consumer",
+        )
+
+    def _consumer_data(self) -> ConsumerData:
+        subscriptions = list(self._subscriptions.values())
+        if self.message_model is MessageModel.CLUSTERING:
+            # Java's push consumer subscribes its retry topic by itself.
+            subscriptions.append(self._retry_subscription)
+        return ConsumerData(
+            group_name=self.group,
+            consume_type=ConsumeType.CONSUME_PASSIVELY,
+            message_model=self.message_model,
+            consume_from_where=self.consume_from_where,
+            subscription_data_set=subscriptions,
+        )
+
+    async def _assign(self, queues: list[MessageQueueRef]) -> None:
+        """Make ``queues`` the assignment: pull the new ones, drop (and commit) the others."""
+        if not self._running or self._service_group is None:
+            return
+        wanted = set(queues)
+        removed = [pq for queue, pq in self._queues.items() if queue not in wanted]
+        for pq in removed:
+            del self._queues[pq.queue]
+            pq.dropped = True
+            if pq.scope is not None:
+                pq.scope.cancel()
+        for queue in queues:
+            if queue not in self._queues:
+                pq = _ProcessQueue(queue)
+                self._queues[queue] = pq
+                self._service_group.start_soon(self._run_queue, pq)
+        if removed:
+            # Java persists a queue's offset when it loses it; its handlers may still be
+            # running, which is fine: the offset stays below their messages.
+            await self._commit(removed, oneway=False)
+
+    # -- pulling ----------------------------------------------------------------------------
+
+    async def _run_queue(self, pq: _ProcessQueue) -> None:
+        with anyio.CancelScope() as scope:
+            pq.scope = scope
+            if not pq.dropped:
+                await self._pull_loop(pq)
+
+    def _room(self, pq: _ProcessQueue) -> int:
+        """How many messages the next pull of ``pq`` may ask for (0: flow control)."""
+        count = len(pq.messages)
+        if count >= self.pull_threshold_for_queue:
+            return 0
+        if pq.cached_bytes >= self.pull_threshold_size_for_queue_mib * _MIB:
+            return 0
+        return min(self.pull_batch_size, self.pull_threshold_for_queue - count)
+
+    async def _pull_loop(self, pq: _ProcessQueue) -> None:
+        queue = pq.queue
+        subscription = self._subscriptions.get(queue.topic)
+        while not pq.dropped:
+            if pq.next_offset is None:
+                try:
+                    pq.next_offset, pq.committed = await initial_offset(
+                        self._offsets,
+                        self._broker_offsets,
+                        queue,
+                        self.consume_from_where,
+                        self.consume_timestamp_ms,
+                    )
+                except Exception as exc:
+                    log.warning("cannot find where to start %s: %s", queue, exc)
+                    await anyio.sleep(FETCH_BACKOFF)
+                continue
+            room = self._room(pq)
+            if room == 0:
+                if pq.flow_control_times % 1000 == 0:
+                    log.warning(
+                        "flow control of %s: %d messages, %.1f MiB cached; pausing its pulls",
+                        queue,
+                        len(pq.messages),
+                        pq.cached_bytes / _MIB,
+                    )
+                pq.flow_control_times += 1
+                await pq.room.wait()
+                continue
+            offset = pq.next_offset
+            commit = pq.consumed_offset() if self.message_model is MessageModel.CLUSTERING else None
+            # The subscription may have changed since this queue was assigned.
+            subscription = self._subscriptions.get(queue.topic, subscription)
+            started = anyio.current_time()
+            try:
+                result = await pull(
+                    self._client,
+                    self.group,
+                    queue,
+                    offset,
+                    max_nums=room,
+                    expression=subscription.sub_string if subscription is not None else "*",
+                    suspend_ms=BROKER_SUSPEND_MS,
+                    # Java piggy-backs the commit only once there is something to commit.
+                    commit_offset=commit if commit is not None and commit > 0 else None,
+                    timeout=PULL_TIMEOUT_MARGIN,
+                )
+            except Exception as exc:  # a pull loop must outlive any one bad pull
+                if isinstance(exc, RocketMQError):
+                    log.warning("pull from %s at %d failed: %s", queue, offset, exc)
+                else:
+                    log.error("pull from %s at %d failed", queue, offset, exc_info=exc)
+                await anyio.sleep(FETCH_BACKOFF)
+                continue
+            self._accept(pq, result)
+            if result.status is PullStatus.NO_NEW_MSG and anyio.current_time() - started < 0.05:
+                # The broker did not hold the request (a slave, or long polling disabled):
+                # do not spin.
+                await anyio.sleep(0.1)
+
+    def _accept(self, pq: _ProcessQueue, result: PullResult) -> None:
+        if pq.dropped:  # while the pull was out
+            return
+        pq.next_offset = result.next_begin_offset
+        if result.status is PullStatus.OFFSET_ILLEGAL:
+            log.warning(
+                "offset of %s moved by the broker, continuing at %d",
+                pq.queue,
+                result.next_begin_offset,
+            )
+        if not result.messages or self._ready_send is None:
+            return
+        for message in pq.add(result.messages):
+            self._ready_send.send_nowait((pq, message))
+
+    # -- consuming --------------------------------------------------------------------------
+
+    async def _worker(
+        self, ready: MemoryObjectReceiveStream[tuple[_ProcessQueue, MessageView]]
+    ) -> None:
+        async with ready:
+            async for pq, message in ready:
+                if pq.dropped or self._stopping:
+                    # The queue's next owner (or this consumer's next run) reads it again.
+                    continue
+                await self._consume(pq, message)
+
+    async def _consume(self, pq: _ProcessQueue, message: MessageView) -> None:
+        ok = await self._invoke(message)
+        if pq.dropped:
+            # As in Java, the result of a queue that moved away is ignored: the offset
+            # committed when it moved is below this message, so its new owner delivers it.
+            return
+        if not ok:
+            if self.message_model is MessageModel.BROADCASTING:
+                log.warning(
+                    "message %s of %s failed; dropped (broadcasting does not retry)",
+                    message.msg_id,
+                    message.topic,
+                )
+            elif not await self._send_back(message):
+                again = dataclasses.replace(message, reconsume_times=message.reconsume_times + 1)
+                pq.messages[message.queue_offset] = again
+                if self._service_group is not None and not self._stopping:
+                    self._service_group.start_soon(self._consume_later, pq, again)
+                # Otherwise it stays unfinished: the offset does not pass it.
+                return
+        pq.finish(message)
+
+    async def _consume_later(self, pq: _ProcessQueue, message: MessageView) -> None:
+        await anyio.sleep(LOCAL_RETRY_DELAY)
+        if self._ready_send is not None and not pq.dropped:
+            self._ready_send.send_nowait((pq, message))
+
+    async def _invoke(self, message: MessageView) -> bool:
+        """Run the handler on ``message``; True when it succeeded."""
+        handler = self._handler
+        assert handler is not None
+        info: dict[str, Any] = {
+            "topic": message.topic,
+            "group": self.group,
+            "client_id": self.client_id,
+            "queue": message.queue,
+            "msg_ids": [message.msg_id],
+            "message_count": 1,
+            "body_size": len(message.body),
+            "message": message,
+        }
+        try:
+            async with trace("process", self._hooks, info):
+                with anyio.fail_after(self.consume_timeout):
+                    if self._handler_is_async:
+                        result = handler(message)
+                    else:
+                        result = await anyio.to_thread.run_sync(
+                            handler,
+                            message,
+                            limiter=self._thread_limiter,
+                            # A thread cannot be stopped: on timeout or shutdown stop waiting.
+                            abandon_on_cancel=True,
+                        )
+                    if inspect.isawaitable(result):
+                        result = await result
+                info["result"] = result
+        except TimeoutError:
+            log.warning(
+                "handler took more than %.1f s on message %s of %s; it will be redelivered",
+                self.consume_timeout,
+                message.msg_id,
+                message.topic,
+            )
+            return False
+        except Exception:
+            log.exception("handler failed on message %s of %s", message.msg_id, message.topic)
+            return False
+        return result is not False
+
+    # -- failures ---------------------------------------------------------------------------
+
+    async def _send_back(self, message: MessageView) -> bool:
+        """Have ``message`` delivered again later through ``%RETRY%<group>``."""
+        try:
+            await self._send_back_request(message)
+        except RocketMQError as exc:
+            log.warning(
+                "send back of %s failed (%s); re-sending it to %s",
+                message.msg_id,
+                exc,
+                retry_topic(self.group),
+            )
+        else:
+            return True
+        try:
+            await self._resend_to_retry_topic(message)
+        except RocketMQError as exc:
+            log.warning(
+                "re-send of %s failed (%s); retrying it here in %.0f s",
+                message.msg_id,
+                exc,
+                LOCAL_RETRY_DELAY,
+            )
+            return False
+        return True
+
+    async def _send_back_request(self, message: MessageView) -> None:
+        """CONSUMER_SEND_MSG_BACK to the broker the message came from."""
+        header = ConsumerSendMsgBackRequestHeader(
+            offset=message.commit_log_offset,
+            group=self.group,
+            # 0: the broker picks 3 + reconsume_times, or the DLQ past max_reconsume_times.
+            delay_level=0,
+            origin_msg_id=message.msg_id,
+            origin_topic=message.topic,
+            unit_mode=False,
+            max_reconsume_times=self.max_reconsume_times,
+            bname=message.queue.broker_name,
+        )
+        address = await self._broker_offsets.address(message.queue)
+        response = await self._pool.request(
+            address,
+            RemotingCommand.request(RequestCode.CONSUMER_SEND_MSG_BACK, header),
+            self.request_timeout,
+        )
+        if response.code != ResponseCode.SUCCESS:
+            raise ResponseError.for_code(response.code, response.remark)
+
+    async def _resend_to_retry_topic(self, message: MessageView) -> None:
+        """Java's fallback: send the message to ``%RETRY%<group>`` as a new message.
+
+        The broker's send path then delays it (DELAY = 3 + reconsume_times) or, past
+        ``max_reconsume_times``, moves it to ``%DLQ%<group>``.
+        """
+        topic = retry_topic(self.group)
+        times = message.reconsume_times + 1
+        props = dict(message.properties)
+        props.pop(MC.PROPERTY_TRANSACTION_PREPARED, None)
+        props[MC.PROPERTY_RETRY_TOPIC] = message.topic
+        props[MC.PROPERTY_ORIGIN_MESSAGE_ID] = (
+            props.get(MC.PROPERTY_ORIGIN_MESSAGE_ID) or message.msg_id
+        )
+        # Java puts both in the properties and the request header.
+        props[MC.PROPERTY_RECONSUME_TIME] = str(times)
+        props[MC.PROPERTY_MAX_RECONSUME_TIMES] = str(self.max_reconsume_times)
+        props[MC.PROPERTY_DELAY_TIME_LEVEL] = str(3 + message.reconsume_times)
+        body, sys_flag = message.body, 0
+        if len(body) >= _COMPRESS_OVER:
+            body, sys_flag = compress_body(body, sys_flag)
+        error: RocketMQError = TopicNotExistError(17, f"no writable queue for {topic}")
+        for broker_name, queue_nums in await self._retry_targets(message):
+            queue = MessageQueueRef(topic, broker_name, random.randrange(queue_nums))
+            header = SendMessageRequestHeaderV2(
+                producer_group=CLIENT_INNER_PRODUCER,
+                topic=topic,
+                default_topic=AUTO_CREATE_TOPIC_KEY,
+                default_topic_queue_nums=4,
+                queue_id=queue.queue_id,
+                sys_flag=sys_flag,
+                born_timestamp=message.born_timestamp,
+                flag=message.flag,
+                properties=encode_properties(props),
+                reconsume_times=times,
+                unit_mode=False,
+                max_reconsume_times=self.max_reconsume_times,
+                batch=False,
+            )
+            try:
+                address = await self._broker_offsets.address(queue)
+                response = await self._pool.request(
+                    address,
+                    RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, header, body),
+                    self.request_timeout,
+                )
+            except RocketMQError as exc:
+                error = exc
+                continue
+            if response.code in _SEND_OK_CODES:
+                return
+            error = ResponseError.for_code(response.code, response.remark)
+        raise error
+
+    async def _retry_targets(self, message: MessageView) -> list[tuple[str, int]]:
+        """Brokers (and their queue counts) to re-send to: the message's own broker first."""
+        targets: dict[str, int] = {}
+        try:
+            route = await self._client.route(retry_topic(self.group))
+        except RocketMQError:
+            route = None
+        if route is not None:
+            for data in route.queue_datas:
+                if PermName.is_writeable(data.perm) and data.write_queue_nums > 0:
+                    targets[data.broker_name] = data.write_queue_nums
+        own = message.queue.broker_name
+        ordered = [(own, targets.pop(own, 1))]
+        ordered.extend(sorted(targets.items()))
+        return ordered
+
+    # -- offsets ----------------------------------------------------------------------------
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.commit_interval)
+            try:
+                await self._commit(list(self._queues.values()), oneway=True)
+            except Exception:
+                log.exception("offset commit of %s failed", self.group)
+
+    async def _commit(self, queues: list[_ProcessQueue], *, oneway: bool) -> None:
+        offsets: dict[MessageQueueRef, int] = {}
+        for pq in queues:
+            offset = pq.consumed_offset()
+            if offset is not None and offset != pq.committed:
+                offsets[pq.queue] = offset
+        if not offsets:
+            return
+        stored, _ = await self._offsets.commit(offsets, oneway=oneway)
+        for pq in queues:
+            if pq.queue in stored:
+                pq.committed = stored[pq.queue]

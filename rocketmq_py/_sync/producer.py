@@ -1,0 +1,77 @@
+"""``Producer``: the blocking twin of :class:`~rocketmq_py.AsyncProducer`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rocketmq_py._async.producer import AsyncProducer
+from rocketmq_py._sync._portal import SyncClient
+from rocketmq_py.message import Message, MessageQueueRef, SendResult
+
+__all__ = ["Producer"]
+
+
+class Producer(SyncClient[AsyncProducer]):
+    """Sends messages, blocking; use as ``with Producer("PG", "127.0.0.1:9876") as p:``.
+
+    Each method runs its :class:`~rocketmq_py.AsyncProducer` twin on the event loop thread
+    shared by every blocking client, so one producer may be used from several threads at once.
+    Calling it from a thread that runs an event loop raises
+    :class:`~rocketmq_py.exceptions.SyncInAsyncContextError`: use ``AsyncProducer`` there.
+
+    Args:
+        group: producer group name.
+        namesrv_addr: ``;``-separated name servers (default ``$NAMESRV_ADDR``).
+        send_timeout: seconds per send attempt (Java's 3 s).
+        retries: extra attempts for a failed send (Java's 2).
+        compress_over: bodies of at least this many bytes are zlib-compressed (Java's 4 KiB).
+        max_message_size: largest body accepted client-side (4 MiB).
+        default_topic_queue_nums: queues per broker for auto-created topics (Java's 4).
+    """
+
+    _async_twin = "AsyncProducer"
+
+    def __init__(
+        self,
+        group: str,
+        namesrv_addr: str | None = None,
+        *,
+        send_timeout: float = 3.0,
+        retries: int = 2,
+        compress_over: int = 4096,
+        max_message_size: int = 4 * 1024 * 1024,
+        default_topic_queue_nums: int = 4,
+    ) -> None:
+        super().__init__(
+            AsyncProducer(
+                group,
+                namesrv_addr,
+                send_timeout=send_timeout,
+                retries=retries,
+                compress_over=compress_over,
+                max_message_size=max_message_size,
+                default_topic_queue_nums=default_topic_queue_nums,
+            )
+        )
+
+    @property
+    def group(self) -> str:
+        """The producer group."""
+        return self._async.group
+
+    @property
+    def client_id(self) -> str:
+        """This producer's client id (``ip@instance``)."""
+        return self._async.client_id
+
+    def send(self, message: Message, *, queue: MessageQueueRef | None = None) -> SendResult:
+        """Send and wait for the broker to store it; retried on retriable failures."""
+        return self._call(self._async.send, message, queue=queue)
+
+    def send_batch(self, messages: Sequence[Message]) -> SendResult:
+        """Send several messages of one topic as one request (SEND_BATCH_MESSAGE)."""
+        return self._call(self._async.send_batch, messages)
+
+    def send_oneway(self, message: Message, *, queue: MessageQueueRef | None = None) -> None:
+        """Send without waiting for any answer (no retry, no result)."""
+        return self._call(self._async.send_oneway, message, queue=queue)
