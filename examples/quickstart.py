@@ -7,57 +7,10 @@ ports, and every process started here is stopped at the end, whatever happens.
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
-
 import anyio
 
 from rocketmq_py import AsyncLitePullConsumer, AsyncProducer, Message
-
-NAMESRV_BOOT = re.compile(r"The Name Server boot success\. serializeType=JSON \(port (\d+)")
-BROKER_BOOT = re.compile(r"The broker\[.*\] boot success")
-
-
-def free_port_pair() -> int:
-    """A port P with P and P-2 free (the broker also listens on listenPort-2)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("0.0.0.0", 0))
-            port = int(s.getsockname()[1])
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("0.0.0.0", port))
-                b.bind(("0.0.0.0", port - 2))
-        except OSError:
-            continue
-        return port
-    raise SystemExit("no free port pair")
-
-
-def start(
-    cmd: list[str], env: dict[str, str], boot: re.Pattern[str], name: str
-) -> tuple[subprocess.Popen[str], str]:
-    """Start a server and wait for its boot line."""
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        print(f"[{name}] {line.rstrip()}")
-        if boot.search(line):
-            return proc, line
-    proc.kill()
-    raise SystemExit(f"{name} did not start")
+from rocketmq_py.testing import LocalCluster
 
 
 async def round_trip(namesrv: str) -> None:
@@ -85,33 +38,10 @@ async def round_trip(namesrv: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="rocketmq-py-quickstart-") as tmp:
-        home = Path(tmp)
-        env = {**os.environ, "HOME": str(home)}
-        procs: list[subprocess.Popen[str]] = []
-        try:
-            namesrv_cmd = [sys.executable, "-m", "broker.namesrv.cli", "--listenPort", "0"]
-            namesrv_proc, line = start(namesrv_cmd, env, NAMESRV_BOOT, "mqnamesrv")
-            procs.append(namesrv_proc)
-            match = NAMESRV_BOOT.search(line)
-            assert match is not None
-            namesrv = f"127.0.0.1:{match.group(1)}"
-            conf = home / "broker.conf"
-            conf.write_text(
-                f"brokerName=broker-a\nbrokerIP1=127.0.0.1\nlistenPort={free_port_pair()}\n"
-                f"storePathRootDir={home / 'store'}\n"
-            )
-            broker_cmd = [sys.executable, "-m", "broker.cli", "-n", namesrv, "-c", str(conf)]
-            broker_proc, _ = start(broker_cmd, env, BROKER_BOOT, "mqbroker")
-            procs.append(broker_proc)
-            anyio.run(round_trip, namesrv)
-            print("quickstart OK")
-        finally:
-            for proc in reversed(procs):
-                proc.terminate()
-                proc.wait(timeout=30)
-                if proc.stdout is not None:
-                    proc.stdout.close()
+    with LocalCluster(echo=True) as cluster:
+        print(f"name server {cluster.namesrv_addr}, broker {cluster.broker_addr}")
+        anyio.run(round_trip, cluster.namesrv_addr)
+    print("quickstart OK")
 
 
 if __name__ == "__main__":

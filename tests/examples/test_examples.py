@@ -17,6 +17,8 @@ EXPECTED_OUTPUT = {
     "quickstart.py": "quickstart OK",
     "lite_pull.py": "lite pull OK",
     "push_consumer.py": "push consumer OK",
+    "sync_client.py": "sync client OK",
+    "mqadmin_usage.py": "mqadmin usage OK",
 }
 
 
