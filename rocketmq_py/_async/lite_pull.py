@@ -31,11 +31,11 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
@@ -63,6 +63,7 @@ from rocketmq_py._async.rebalance import (
     allocate_message_queue_averagely,
     parse_subscription,
 )
+from rocketmq_py._trace import TraceHook, trace
 from rocketmq_py._transport import ClientConnection, ConnectionPool
 from rocketmq_py.exceptions import ConfigError, RocketMQError
 from rocketmq_py.message import MessageQueueRef, MessageView
@@ -132,6 +133,8 @@ class AsyncLitePullConsumer:
             Java, so the offsets file survives restarts; otherwise pid and a timestamp).
         offset_store_dir: root of the BROADCASTING offsets files (default
             ``~/.rocketmq_offsets``); the file is ``<root>/<client id>/<group>/offsets.json``.
+        hooks: trace hooks around every :meth:`poll` (operation ``"receive"``, see
+            ``rocketmq_py._trace``).
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class AsyncLitePullConsumer:
         request_timeout: float = 3.0,
         instance_name: str | None = None,
         offset_store_dir: str | os.PathLike[str] | None = None,
+        hooks: Sequence[TraceHook] = (),
     ) -> None:
         if not group:
             raise ConfigError("group", group, "a consumer group name is required")
@@ -170,6 +174,7 @@ class AsyncLitePullConsumer:
         if poll_timeout < 0:
             raise ConfigError("poll_timeout", poll_timeout, "must not be negative")
         self.group = group
+        self._hooks = tuple(hooks)
         self.auto_commit = auto_commit
         self.auto_commit_interval = auto_commit_interval
         self.pull_batch_size = pull_batch_size
@@ -345,6 +350,18 @@ class AsyncLitePullConsumer:
         self._check_running()
         if max_messages is not None and max_messages < 1:
             raise ConfigError("max_messages", max_messages, "must be at least 1")
+        if not self._hooks:
+            return await self._poll(timeout, max_messages)
+        info: dict[str, Any] = {"group": self.group, "client_id": self.client_id}
+        async with trace("receive", self._hooks, info):
+            messages = await self._poll(timeout, max_messages)
+            info["messages"] = messages
+            info["message_count"] = len(messages)
+            topics = {m.topic for m in messages}
+            info["topic"] = topics.pop() if len(topics) == 1 else None
+        return messages
+
+    async def _poll(self, timeout: float | None, max_messages: int | None) -> list[MessageView]:
         if not self._buffer:
             with anyio.move_on_after(self.poll_timeout if timeout is None else timeout):
                 while not self._buffer and self._running:

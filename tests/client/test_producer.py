@@ -120,3 +120,25 @@ async def test_bad_input_is_refused_client_side(namesrv: Any, broker: Any) -> No
             await producer.send(Message("ProdBad", b"x", properties={"UNIQ_KEY": "mine"}))
     with pytest.raises(ConfigError, match="group"):
         AsyncProducer("", _addr(namesrv))
+
+
+async def test_receive_hooks_on_lite_pull(namesrv: Any, broker: Any) -> None:
+    events: list[tuple[str, int]] = []
+
+    def hook(event: str, info: dict[str, Any]) -> None:
+        events.append((event, info.get("message_count", 0)))
+
+    async with AsyncProducer("PG_recv", _addr(namesrv)) as producer:
+        for i in range(3):
+            await producer.send(Message("ProdRecv", f"r{i}"))
+    async with AsyncLitePullConsumer(
+        "CG_recv", _addr(namesrv), consume_from_where="first", hooks=[hook]
+    ) as consumer:
+        consumer.subscribe("ProdRecv")
+        got = 0
+        with anyio.fail_after(20):
+            while got < 3:
+                got += len(await consumer.poll(timeout=1))
+    assert events[0] == ("receive.started", 0)
+    assert sum(n for e, n in events if e == "receive.complete") == 3
+    assert {e for e, _ in events} == {"receive.started", "receive.complete"}
