@@ -1,7 +1,8 @@
 """``AsyncProducer``: send messages to a topic through its route, Java-style.
 
-Queue selection is round robin over the route's writable queues; a failed send is retried (2
-times by default) on another queue, preferring another broker, when the failure is retriable
+Queue selection is round robin over the route's writable queues, skipping brokers that were
+recently slow or failing (``fault.FaultTracker``); a failed send is retried (2 times by default)
+on another queue, preferring another broker, when the failure is retriable
 (network errors and SYSTEM_BUSY, TOPIC_NOT_EXIST, SERVICE_NOT_AVAILABLE, ... as in Java's
 ``retryResponseCodes``). A topic without a route is published through the ``TBW102`` template
 route so the broker can auto-create it.
@@ -21,6 +22,7 @@ import anyio
 import anyio.abc
 
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
+from rocketmq_py._async.fault import FaultTracker
 from rocketmq_py._trace import TraceHook, trace
 from rocketmq_py._transport import ConnectionPool
 from rocketmq_py.exceptions import (
@@ -105,6 +107,7 @@ class AsyncProducer:
         self.max_message_size = max_message_size
         self.default_topic_queue_nums = default_topic_queue_nums
         self._hooks = tuple(hooks)
+        self._faults = FaultTracker()
         self._pool = ConnectionPool(connect_timeout=send_timeout)
         self._client = ClientInstance(namesrv_addr, self._pool, timeout=send_timeout)
         self._counter = itertools.count()
@@ -269,20 +272,19 @@ class AsyncProducer:
             if queue is not None:
                 target = queue
             else:
-                start = next(self._counter)
-                candidates = [queues[(start + i) % len(queues)] for i in range(len(queues))]
-                target = next(
-                    (q for q in candidates if q.broker_name != last_broker), candidates[0]
-                )
+                target = self._faults.choose(queues, next(self._counter), last_broker)
             last_broker = target.broker_name
             request = self._request(out, target)
             try:
                 address = self._broker_address(route, target.broker_name)
                 self._remember_broker(address)
+                began = time.monotonic()
                 response = await self._pool.request(address, request, self.send_timeout)
             except TransportError as exc:
+                self._faults.record(target.broker_name, 0, failed=True)
                 last_error = exc
                 continue
+            self._faults.record(target.broker_name, (time.monotonic() - began) * 1000)
             status = _STATUS.get(ResponseCode(response.code)) if response.code in _STATUS else None
             if status is None:
                 last_error = ResponseError.for_code(response.code, response.remark)
