@@ -160,7 +160,9 @@ class MessageView:
     prepared_transaction_offset: int = 0
 
     @classmethod
-    def from_record(cls, record: MessageRecord, broker_name: str) -> MessageView:
+    def from_record(
+        cls, record: MessageRecord, broker_name: str, namespace: str = ""
+    ) -> MessageView:
         """Build from a decoded record (decompressing and restoring the retry topic)."""
         body = record.body
         if MessageSysFlag.is_compressed(record.sys_flag):
@@ -169,6 +171,8 @@ class MessageView:
         topic = record.topic
         if topic.startswith("%RETRY%") and MC.PROPERTY_RETRY_TOPIC in props:
             topic = props[MC.PROPERTY_RETRY_TOPIC]
+        if namespace and topic.startswith(namespace + "%"):
+            topic = topic[len(namespace) + 1 :]  # applications see their own names
         return cls(
             topic=topic,
             body=body,

@@ -41,6 +41,7 @@ import anyio
 import anyio.abc
 
 from rocketmq_py._async.client import ClientInstance, default_instance_name
+from rocketmq_py._async.namespace import wrap, wrap_queue
 from rocketmq_py._async.offset_store import (
     BrokerOffsets,
     LocalFileOffsetStore,
@@ -135,6 +136,8 @@ class AsyncLitePullConsumer:
             ``~/.rocketmq_offsets``); the file is ``<root>/<client id>/<group>/offsets.json``.
         hooks: trace hooks around every :meth:`poll` (operation ``"receive"``, see
             ``rocketmq_py._trace``).
+        namespace: wraps the group and topics as ``namespace%name`` on the wire (Java's
+            namespaces); messages show their topic without it.
     """
 
     def __init__(
@@ -154,9 +157,11 @@ class AsyncLitePullConsumer:
         instance_name: str | None = None,
         offset_store_dir: str | os.PathLike[str] | None = None,
         hooks: Sequence[TraceHook] = (),
+        namespace: str | None = None,
     ) -> None:
         if not group:
             raise ConfigError("group", group, "a consumer group name is required")
+        group = wrap(namespace, group)  # every name on the wire carries the namespace
         if consume_from_where not in _FROM_WHERE:
             raise ConfigError(
                 "consume_from_where", consume_from_where, "expected 'last', 'first' or 'timestamp'"
@@ -173,6 +178,7 @@ class AsyncLitePullConsumer:
             raise ConfigError("auto_commit_interval", auto_commit_interval, "must be positive")
         if poll_timeout < 0:
             raise ConfigError("poll_timeout", poll_timeout, "must not be negative")
+        self.namespace = namespace or ""
         self.group = group
         self._hooks = tuple(hooks)
         self.auto_commit = auto_commit
@@ -239,7 +245,8 @@ class AsyncLitePullConsumer:
         if self._mode == "subscribe":
             raise ConfigError("assign", "subscribe", "a consumer either subscribes or assigns")
         self._mode = "assign"
-        removed = self._apply_assignment(list(dict.fromkeys(queues)))
+        wrapped = [wrap_queue(self.namespace, q) for q in queues]
+        removed = self._apply_assignment(list(dict.fromkeys(wrapped)))
         if removed and self._running and self.auto_commit and self._task_group is not None:
             self._task_group.start_soon(self._commit_dropped, removed)
 
@@ -254,6 +261,7 @@ class AsyncLitePullConsumer:
         """
         if self._mode == "assign":
             raise ConfigError("subscribe", topic, "a consumer either subscribes or assigns")
+        topic = wrap(self.namespace, topic)
         subscription = parse_subscription(topic, expression)
         self._mode = "subscribe"
         self._subscriptions[topic] = subscription
@@ -389,6 +397,7 @@ class AsyncLitePullConsumer:
                 ``[min offset, max offset]``.
         """
         self._check_running()
+        queue = wrap_queue(self.namespace, queue)
         state = self._assigned(queue)
         low = await self._broker_offsets.min_offset(queue)
         high = await self._broker_offsets.max_offset(queue)
@@ -399,12 +408,14 @@ class AsyncLitePullConsumer:
     async def seek_to_begin(self, queue: MessageQueueRef) -> None:
         """Read ``queue`` from its first message still stored."""
         self._check_running()
+        queue = wrap_queue(self.namespace, queue)
         state = self._assigned(queue)
         self._reset_position(state, await self._broker_offsets.min_offset(queue))
 
     async def seek_to_end(self, queue: MessageQueueRef) -> None:
         """Read only messages of ``queue`` stored from now on."""
         self._check_running()
+        queue = wrap_queue(self.namespace, queue)
         state = self._assigned(queue)
         self._reset_position(state, await self._broker_offsets.max_offset(queue))
 
@@ -437,7 +448,7 @@ class AsyncLitePullConsumer:
         BROADCASTING reads the local offsets.
         """
         self._check_running()
-        return await self._offsets.read(queue)
+        return await self._offsets.read(wrap_queue(self.namespace, queue))
 
     async def commit(self, offsets: dict[MessageQueueRef, int] | None = None) -> None:
         """Store offsets for the group and wait until they are stored.
@@ -454,6 +465,7 @@ class AsyncLitePullConsumer:
         if offsets is None:
             await self._commit_positions(raise_errors=True)
             return
+        offsets = {wrap_queue(self.namespace, q): o for q, o in offsets.items()}
         for queue, offset in offsets.items():
             if offset < 0:
                 raise ConfigError("offsets", {queue: offset}, "offsets must not be negative")
@@ -581,6 +593,7 @@ class AsyncLitePullConsumer:
                             expression=self._expression(queue),
                             suspend_ms=BROKER_SUSPEND_MS,
                             timeout=PULL_TIMEOUT_MARGIN,
+                            namespace=self.namespace,
                         )
                     except Exception as exc:  # a fetcher must outlive any one bad pull
                         error = exc

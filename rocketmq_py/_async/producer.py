@@ -23,6 +23,7 @@ import anyio.abc
 
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
 from rocketmq_py._async.fault import FaultTracker
+from rocketmq_py._async.namespace import unwrap, unwrap_queue, wrap, wrap_queue
 from rocketmq_py._trace import TraceHook, trace
 from rocketmq_py._transport import ConnectionPool
 from rocketmq_py.exceptions import (
@@ -84,6 +85,8 @@ class AsyncProducer:
         max_message_size: largest body accepted client-side (4 MiB).
         default_topic_queue_nums: queues per broker for auto-created topics (Java's 4).
         hooks: trace hooks called around every send (see ``rocketmq_py._trace``).
+        namespace: wraps the group and topics as ``namespace%name`` on the wire (Java's
+            namespaces); results and hooks show the names without it.
     """
 
     def __init__(
@@ -97,10 +100,12 @@ class AsyncProducer:
         max_message_size: int = 4 * 1024 * 1024,
         default_topic_queue_nums: int = 4,
         hooks: Sequence[TraceHook] = (),
+        namespace: str | None = None,
     ) -> None:
         if not group:
             raise ConfigError("group", group, "a producer group name is required")
-        self.group = group
+        self.namespace = namespace or ""
+        self.group = wrap(self.namespace, group)
         self.send_timeout = send_timeout
         self.retries = retries
         self.compress_over = compress_over
@@ -183,7 +188,8 @@ class AsyncProducer:
         sys_flag = 0
         if len(body) >= self.compress_over:
             body, sys_flag = compress_body(body, sys_flag)
-        return _Outgoing(message.topic, body, props, sys_flag, message.flag, [unique])
+        topic = wrap(self.namespace, message.topic)
+        return _Outgoing(topic, body, props, sys_flag, message.flag, [unique])
 
     def _request(self, out: _Outgoing, queue: MessageQueueRef) -> RemotingCommand:
         header = SendMessageRequestHeaderV2(
@@ -205,7 +211,7 @@ class AsyncProducer:
 
     def _trace_info(self, out: _Outgoing, properties: object) -> dict[str, Any]:
         return {
-            "topic": out.topic,
+            "topic": unwrap(self.namespace, out.topic),
             "group": self.group,
             "client_id": self._client.client_id,
             "msg_ids": out.msg_ids,
@@ -218,7 +224,7 @@ class AsyncProducer:
         """Send and wait for the broker to store it; retried on retriable failures."""
         out = self._prepare(message)
         async with trace("send", self._hooks, self._trace_info(out, out.properties)) as info:
-            result = await self._send(out, queue)
+            result = await self._send(out, wrap_queue(self.namespace, queue) if queue else None)
             info["result"] = result
             info["queue"] = result.queue
         return result
@@ -240,7 +246,15 @@ class AsyncProducer:
             if message.delay_level:
                 raise ConfigError("delay_level", message.delay_level, "batches cannot be delayed")
             parts.append(self._prepare(replace(message, body=message.body_bytes())))
-        out = _Outgoing(topic, b"", {}, 0, 0, [i for p in parts for i in p.msg_ids], batch=True)
+        out = _Outgoing(
+            wrap(self.namespace, topic),
+            b"",
+            {},
+            0,
+            0,
+            [i for p in parts for i in p.msg_ids],
+            batch=True,
+        )
         async with trace(
             "send", self._hooks, self._trace_info(out, [p.properties for p in parts])
         ) as info:
@@ -257,8 +271,9 @@ class AsyncProducer:
         out = self._prepare(message)
         async with trace("send", self._hooks, self._trace_info(out, out.properties)) as info:
             queues, route = await self._publish_queues(message.topic)
-            target = queue or queues[next(self._counter) % len(queues)]
-            info["queue"] = target
+            target = wrap_queue(self.namespace, queue) if queue else None
+            target = target or queues[next(self._counter) % len(queues)]
+            info["queue"] = unwrap_queue(self.namespace, target)
             address = self._broker_address(route, target.broker_name)
             self._brokers_seen.add(address)
             await self._pool.oneway(address, self._request(out, target))
@@ -298,7 +313,9 @@ class AsyncProducer:
                 status=status,
                 msg_id=",".join(out.msg_ids),
                 offset_msg_id=header.msg_id,
-                queue=MessageQueueRef(target.topic, target.broker_name, header.queue_id),
+                queue=MessageQueueRef(
+                    unwrap(self.namespace, target.topic), target.broker_name, header.queue_id
+                ),
                 queue_offset=header.queue_offset,
                 region_id=header.msg_region or "DefaultRegion",
                 transaction_id=header.transaction_id,

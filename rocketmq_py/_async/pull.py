@@ -85,6 +85,7 @@ async def pull(
     suspend_ms: int = 0,
     commit_offset: int | None = None,
     timeout: float = 10.0,
+    namespace: str = "",
 ) -> PullResult:
     """Pull up to ``max_nums`` messages of ``queue`` from ``offset``.
 
@@ -128,7 +129,7 @@ async def pull(
         for record in iter_records(response.body):
             tags = record.properties.get("TAGS")
             if wanted is None or (tags is not None and tags in wanted):
-                messages.append(MessageView.from_record(record, queue.broker_name))
+                messages.append(MessageView.from_record(record, queue.broker_name, namespace))
     return PullResult(status, h.next_begin_offset, h.min_offset, h.max_offset, messages)
 
 

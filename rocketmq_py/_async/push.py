@@ -69,6 +69,7 @@ import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance, default_instance_name
+from rocketmq_py._async.namespace import wrap
 from rocketmq_py._async.offset_store import (
     BrokerOffsets,
     LocalFileOffsetStore,
@@ -248,6 +249,8 @@ class AsyncPushConsumer:
         request_timeout: seconds per request other than the long-polling pulls.
         offset_store_dir: root of the BROADCASTING offsets files (default
             ``~/.rocketmq_offsets``); the file is ``<root>/<client id>/<group>/offsets.json``.
+        namespace: wraps the group and topics as ``namespace%name`` on the wire (Java's
+            namespaces); handlers see topics without it.
         hooks: trace hooks called around every handler call (operation ``"process"``, see
             ``rocketmq_py._trace``).
     """
@@ -272,9 +275,11 @@ class AsyncPushConsumer:
         request_timeout: float = 3.0,
         offset_store_dir: str | os.PathLike[str] | None = None,
         hooks: Sequence[TraceHook] = (),
+        namespace: str | None = None,
     ) -> None:
         if not group:
             raise ConfigError("group", group, "a consumer group name is required")
+        group = wrap(namespace, group)  # every name on the wire carries the namespace
         if message_model not in _MODELS:
             raise ConfigError(
                 "message_model", message_model, "expected 'clustering' or 'broadcasting'"
@@ -308,6 +313,7 @@ class AsyncPushConsumer:
                 raise ConfigError(name, value, "must be positive")
         if shutdown_timeout < 0:
             raise ConfigError("shutdown_timeout", shutdown_timeout, "must not be negative")
+        self.namespace = namespace or ""
         self.group = group
         self.message_model = _MODELS[message_model]
         self.consume_from_where = _FROM_WHERE[consume_from_where]
@@ -381,6 +387,7 @@ class AsyncPushConsumer:
         """
         if topic.startswith(("%RETRY%", "%DLQ%")):
             raise ConfigError("topic", topic, "retry and dead-letter topics are not subscribed")
+        topic = wrap(self.namespace, topic)
         self._subscriptions[topic] = parse_subscription(topic, expression)
         self._member.request_heartbeat()
         if self._running:
@@ -610,6 +617,7 @@ class AsyncPushConsumer:
                     # Java piggy-backs the commit only once there is something to commit.
                     commit_offset=commit if commit is not None and commit > 0 else None,
                     timeout=PULL_TIMEOUT_MARGIN,
+                    namespace=self.namespace,
                 )
             except Exception as exc:  # a pull loop must outlive any one bad pull
                 if isinstance(exc, RocketMQError):
