@@ -732,7 +732,24 @@ class AsyncPushConsumer:
     # -- failures ---------------------------------------------------------------------------
 
     async def _send_back(self, message: MessageView) -> bool:
-        """Have ``message`` delivered again later through ``%RETRY%<group>``."""
+        """Have ``message`` delivered again later through ``%RETRY%<group>``.
+
+        Traced as operation ``"settle"`` (``info["outcome"]``: ``"send_back"``,
+        ``"resend"`` or ``"local_retry"``).
+        """
+        info: dict[str, Any] = {
+            "topic": message.topic,
+            "group": self.group,
+            "client_id": self.client_id,
+            "message": message,
+            "msg_ids": [message.msg_id],
+            "queue": message.queue,
+        }
+        async with trace("settle", self._hooks, info):
+            info["outcome"] = outcome = await self._settle_failed(message)
+        return outcome != "local_retry"
+
+    async def _settle_failed(self, message: MessageView) -> str:
         try:
             await self._send_back_request(message)
         except RocketMQError as exc:
@@ -743,7 +760,7 @@ class AsyncPushConsumer:
                 retry_topic(self.group),
             )
         else:
-            return True
+            return "send_back"
         try:
             await self._resend_to_retry_topic(message)
         except RocketMQError as exc:
@@ -753,8 +770,8 @@ class AsyncPushConsumer:
                 exc,
                 LOCAL_RETRY_DELAY,
             )
-            return False
-        return True
+            return "local_retry"
+        return "resend"
 
     async def _send_back_request(self, message: MessageView) -> None:
         """CONSUMER_SEND_MSG_BACK to the broker the message came from."""

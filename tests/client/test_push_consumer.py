@@ -590,3 +590,26 @@ async def test_push_consumer_on_trio(cluster_processes: Any) -> None:
     async with consumer:
         await wait_for(lambda: len(got) >= 10, timeout=30, what="10 messages")
     assert sorted(got) == sorted(f"t{i}" for i in range(10))
+
+
+async def test_process_and_settle_hooks(retry_addr: str, fast_retry_broker: Any) -> None:
+    events: list[tuple[str, str | None]] = []
+
+    def hook(event: str, info: dict[str, Any]) -> None:
+        events.append((event, info.get("outcome")))
+
+    await send(retry_addr, "PushHooks", 1)
+    attempts: list[int] = []
+    consumer = AsyncPushConsumer("CG_HOOKS", retry_addr, consume_from_where="first", hooks=[hook])
+    consumer.subscribe("PushHooks")
+
+    @consumer.handler
+    async def handle(message: MessageView) -> bool:
+        attempts.append(message.reconsume_times)
+        return message.reconsume_times > 0  # fail the first delivery
+
+    async with consumer:
+        await wait_for(lambda: len(attempts) >= 2, 20, "the redelivery")
+    assert ("settle.started", None) in events
+    assert ("settle.complete", "send_back") in events
+    assert events.count(("process.started", None)) >= 2
