@@ -111,7 +111,10 @@ class Dispatcher:
         last = None
         for records, cq, store_ts in puts:
             first = records[0]
-            if cq is not None:
+            if cq is not None and len(records) == 1:  # a single send: no list to build
+                tags = compute_tags_code(first.topic, first.properties, store_ts, delay_table)
+                cq.put(first.commit_log_offset, first.store_size, tags, first.queue_offset)
+            elif cq is not None:
                 cq.put_many(
                     first.queue_offset,
                     [

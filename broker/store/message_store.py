@@ -26,7 +26,6 @@ import resource
 import time
 from collections.abc import Callable
 from enum import Enum
-from typing import NamedTuple
 
 from broker.store.appender import append_records
 from broker.store.checkpoint import StoreCheckpoint
@@ -61,12 +60,9 @@ _MAX_PENDING_BYTES = 4 * 1024 * 1024
 """Deferred puts past this many pending bytes are written at once (bounds the memory)."""
 
 
-class _PendingPut(NamedTuple):
-    """A put whose records wait in the commitlog's pending bytes, to dispatch once written."""
-
-    records: list[MessageRecord]
-    cq: ConsumeQueue | None
-    store_ts: int
+_PendingPut = tuple[list[MessageRecord], ConsumeQueue | None, int]
+"""A put whose records wait in the commitlog's pending bytes, to dispatch once written:
+``(records, their consume queue or None, store time)``."""
 
 
 def _wall_clock_ms() -> int:
@@ -362,7 +358,7 @@ class MessageStore(StoreReader):
         if cq is not None and queue_offset is not None:
             self._next_queue_offset[cq] = queue_offset + len(records)
         cl.appended(records[-1].commit_log_offset, store_ts)
-        self._pending_puts.append(_PendingPut(records, cq, store_ts))
+        self._pending_puts.append((records, cq, store_ts))
         write = self._pending_write
         if write is None:
             write = self._pending_write = PendingWrite()
@@ -373,15 +369,16 @@ class MessageStore(StoreReader):
         else:
             write = None
         self._stats.record_put(len(records), total, (time.perf_counter() - began) * 1000)
+        # Positional (the fields in order): this runs for every message.
         return PutResult(
             PutStatus.PUT_OK,
-            wrote_offset=phy,
-            wrote_bytes=total,
-            msg_id=self._msg_ids(records),
-            queue_offset=queue_offset or 0,
-            msg_num=len(records),
-            store_timestamp=store_ts,
-            write=write,
+            phy,  # wrote_offset
+            total,  # wrote_bytes
+            self._msg_ids(records),  # msg_id
+            queue_offset or 0,  # queue_offset
+            len(records),  # msg_num
+            store_ts,  # store_timestamp
+            write,
         )
 
     def _accepting_puts(self) -> bool:
@@ -493,8 +490,7 @@ class MessageStore(StoreReader):
             return
         if self._listeners:
             notified: set[ConsumeQueue] = set()
-            for put in reversed(puts):
-                cq = put.cq
+            for _records, cq, _store_ts in reversed(puts):
                 if cq is not None and cq not in notified:
                     notified.add(cq)
                     self._notify(cq.topic, cq.queue_id, cq.max_offset)
