@@ -20,6 +20,7 @@ import anyio
 import anyio.abc
 
 from broker._files import write_atomically
+from broker.managers.topic_validator import RMQ_SYS_SCHEDULE_TOPIC as SCHEDULE_TOPIC
 from broker.store import GetMessageStatus
 from rocketmq_py.protocol import fastjson
 from rocketmq_py.protocol.message import (
@@ -36,7 +37,6 @@ __all__ = ["SCHEDULE_TOPIC", "ScheduleMessageService", "apply_delay_level"]
 
 log = logging.getLogger("broker.schedule")
 
-SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
 MC = MessageConst
 _BATCH = 32
 
