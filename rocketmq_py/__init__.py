@@ -8,7 +8,7 @@ from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py._async.lite_pull import AsyncLitePullConsumer
 from rocketmq_py._async.producer import AsyncProducer
 from rocketmq_py._async.push import AsyncPushConsumer, MessageHandler
-from rocketmq_py._sync import Admin, LitePullConsumer, Producer
+from rocketmq_py._sync import Admin, LitePullConsumer, Producer, PushConsumer
 from rocketmq_py._trace import TraceHook
 from rocketmq_py.exceptions import (
     ConfigError,
@@ -57,6 +57,7 @@ __all__ = [
     "MessageView",
     "NoPermissionError",
     "Producer",
+    "PushConsumer",
     "ProtocolError",
     "RemoteProtocolError",
     "RequestTimeoutError",

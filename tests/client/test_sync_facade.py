@@ -17,7 +17,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from rocketmq_py._sync import Admin, LitePullConsumer, Producer
+from rocketmq_py._sync import Admin, LitePullConsumer, Producer, PushConsumer
 from rocketmq_py._sync._portal import portal_leases
 from rocketmq_py.exceptions import (
     ConfigError,
@@ -25,7 +25,7 @@ from rocketmq_py.exceptions import (
     SyncInAsyncContextError,
     TopicNotExistError,
 )
-from rocketmq_py.message import Message, MessageQueueRef, SendStatus
+from rocketmq_py.message import Message, MessageQueueRef, MessageView, SendStatus
 from tests.conftest import ServerProcess, start_broker_process, start_namesrv_process
 
 BROKER = "broker-a"
@@ -290,3 +290,55 @@ def test_blocking_api_refuses_its_own_loop_thread(addr: str) -> None:
         assert portal is not None
         with pytest.raises(SyncInAsyncContextError):
             portal.call(lambda: producer.send(Message("SyncSelf", "deadlock?")))
+
+
+# -- PushConsumer ---------------------------------------------------------------------------
+
+
+def test_push_consumer_runs_blocking_handlers_in_threads(addr: str) -> None:
+    with Admin(addr) as admin:
+        create_topic(admin, "SyncPush", 2)
+    with Producer("PG_sync_push", addr) as producer:
+        for i in range(20):
+            producer.send(Message("SyncPush", f"p{i}", tags="A" if i % 2 else "B"))
+    seen: list[str] = []
+    threads: set[str] = set()
+    lock = threading.Lock()
+    failed_once: set[str] = set()
+    consumer = PushConsumer("CG_sync_push", addr, consume_from_where="first", max_concurrency=4)
+    consumer.subscribe("SyncPush", "A")
+
+    @consumer.handler
+    def handle(message: MessageView) -> bool:
+        body = message.body.decode()
+        time.sleep(0.01)  # a blocking call is fine here: this is a worker thread
+        with lock:
+            threads.add(threading.current_thread().name)
+            if body == "p1" and body not in failed_once:
+                failed_once.add(body)
+                return False  # asks for redelivery through %RETRY%CG_sync_push
+            seen.append(body)
+            if len(seen) == 10:
+                consumer.stop()
+        return True
+
+    with consumer:
+        assert consumer.started
+        consumer.run_forever(timeout=60)
+        assignment = consumer.assignment()
+    assert not consumer.started
+    assert sorted(seen) == sorted(f"p{i}" for i in range(1, 20, 2))
+    assert PORTAL_THREAD not in threads  # handlers never block the shared loop thread
+    assert {q.topic for q in assignment} == {"SyncPush", "%RETRY%CG_sync_push"}
+
+
+def test_push_consumer_refuses_coroutine_handlers(addr: str) -> None:
+    consumer = PushConsumer("CG_sync_push_bad", addr)
+
+    async def handle(message: MessageView) -> None:
+        return None
+
+    with pytest.raises(ConfigError, match="handler"):
+        consumer.register(handle)
+    with pytest.raises(RuntimeError, match="started"):
+        consumer.run_forever(timeout=0)
