@@ -29,6 +29,9 @@ from rocketmq_py.protocol.connection import PendingRequests, RemotingConnection
 
 __all__ = ["ClientConnection", "PendingResponse", "RequestHandler", "parse_address"]
 
+#: Bytes of frames queued and not yet written beyond which writers wait (backpressure).
+OUTBOX_LIMIT = 4 * 1024 * 1024
+
 log = logging.getLogger("rocketmq_py.transport")
 
 #: Handles a request the server sent us; returns the response (ignored for oneway requests).
@@ -101,7 +104,12 @@ class ClientConnection:
         self._conn = RemotingConnection()
         self._pending: PendingRequests[_Waiter] = PendingRequests(max_in_flight)
         self._handler = handler
-        self._send_lock = anyio.Lock()
+        # Frames written by any task in one loop iteration leave in one socket write (see
+        # _write_loop): many requests in flight cost one syscall per batch, not one each.
+        self._outbox: list[bytes] = []
+        self._outbox_bytes = 0
+        self._outbox_ready = anyio.Event()
+        self._outbox_drained = anyio.Event()
         self._closed = False
         self._task_group: anyio.abc.TaskGroup | None = None
 
@@ -128,6 +136,7 @@ class ClientConnection:
         conn = cls(address, stream, handler)
         conn._task_group = task_group
         task_group.start_soon(conn._read_loop)
+        task_group.start_soon(conn._write_loop)
         return conn
 
     @property
@@ -169,13 +178,34 @@ class ClientConnection:
         await self._write(request)
 
     async def _write(self, command: RemotingCommand) -> None:
+        """Queue ``command`` for the writer task; waits only while the outbox is full."""
+        if self._closed:
+            raise ConnectionClosedError(f"connection to {self.address} is closed")
         data = self._conn.send(command)
+        self._outbox.append(data)
+        self._outbox_bytes += len(data)
+        self._outbox_ready.set()
+        # Backpressure: a peer that stops reading must not make the outbox grow without bound.
+        while self._outbox_bytes > OUTBOX_LIMIT and not self._closed:
+            await self._outbox_drained.wait()
+        if self._closed and self._outbox_bytes:
+            raise ConnectionClosedError(f"send to {self.address} failed: connection closed")
+
+    async def _write_loop(self) -> None:
+        """Send whatever the outbox holds, joined, until the connection closes."""
         try:
-            async with self._send_lock:
-                await self._stream.send(data)
+            while not self._closed:
+                await self._outbox_ready.wait()
+                self._outbox_ready = anyio.Event()
+                while self._outbox:
+                    frames, self._outbox = self._outbox, []
+                    self._outbox_bytes = 0
+                    await self._stream.send(frames[0] if len(frames) == 1 else b"".join(frames))
+                    drained, self._outbox_drained = self._outbox_drained, anyio.Event()
+                    drained.set()
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-            await self._shutdown(ConnectionClosedError(f"send to {self.address} failed: {exc}"))
-            raise ConnectionClosedError(f"send to {self.address} failed: {exc}") from None
+            with anyio.CancelScope(shield=True):
+                await self._shutdown(ConnectionClosedError(f"send to {self.address} failed: {exc}"))
 
     async def _read_loop(self) -> None:
         error: BaseException = ConnectionClosedError(f"connection to {self.address} closed")
@@ -229,6 +259,8 @@ class ClientConnection:
         if self._closed:
             return
         self._closed = True
+        self._outbox_ready.set()  # let the writer task see the close and end
+        self._outbox_drained.set()
         for waiter in self._pending.drain():
             waiter.error = error
             waiter.event.set()
