@@ -186,10 +186,10 @@ class ClientConnection:
         self._outbox_bytes += len(data)
         self._outbox_ready.set()
         # Backpressure: a peer that stops reading must not make the outbox grow without bound.
-        while self._outbox_bytes > OUTBOX_LIMIT and not self._closed:
+        while self._outbox_bytes > OUTBOX_LIMIT:
+            if self.closed:  # the writer task is gone: this frame will never leave
+                raise ConnectionClosedError(f"send to {self.address} failed: connection closed")
             await self._outbox_drained.wait()
-        if self._closed and self._outbox_bytes:
-            raise ConnectionClosedError(f"send to {self.address} failed: connection closed")
 
     async def _write_loop(self) -> None:
         """Send whatever the outbox holds, joined, until the connection closes."""
