@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from rocketmq_py.exceptions import (
     ConfigError,
@@ -181,6 +182,9 @@ class ClientConnection:
         """Queue ``command`` for the writer task; waits only while the outbox is full."""
         if self._closed:
             raise ConnectionClosedError(f"connection to {self.address} is closed")
+        # A cancellation point that does not yield: yielding here would hand each frame to
+        # the writer task on its own and undo the coalescing of a sending loop.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         data = self._conn.send(command)
         self._outbox.append(data)
         self._outbox_bytes += len(data)
