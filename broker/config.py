@@ -42,6 +42,10 @@ def _check_delay_levels(text: str) -> str | None:
     return None
 
 
+def _check_timer_precision(value: int) -> str | None:
+    return None if 1 <= value <= 60_000 else "must be 1..60000 ms"
+
+
 def _check_flush_type(value: str) -> str | None:
     return None if value in ("ASYNC_FLUSH", "SYNC_FLUSH") else "must be ASYNC_FLUSH or SYNC_FLUSH"
 
@@ -132,6 +136,25 @@ BROKER_SETTINGS: tuple[Setting[Any], ...] = (
         "delay levels (s/m/h/d)",
         _check_delay_levels,
     ),
+    Setting("timerWheelEnable", bool, True, "accept 5.x timer messages (TIMER_* properties)"),
+    Setting(
+        "timerPrecisionMs",
+        int,
+        1000,
+        "timer slot length in ms: a timer message arrives at most this much after its time",
+        _check_timer_precision,
+    ),
+    Setting("timerMaxDelaySec", int, 259200, "longest timer delay in seconds (3 days)", positive),
+    Setting(
+        "timerFlushIntervalMs",
+        int,
+        1000,
+        "ms between timer checkpoints (the replay window after kill -9)",
+        positive,
+    ),
+    Setting(
+        "timerProgressLogIntervalMs", int, 10000, "ms between timer progress log lines", positive
+    ),
     Setting("messageIndexEnable", bool, True, "index KEYS and UNIQ_KEY"),
     Setting("maxHashSlotNum", int, 5000000, "index hash slots per file", positive),
     Setting("maxIndexNum", int, 20000000, "index entries per file", positive),
@@ -157,6 +180,27 @@ BROKER_SETTINGS: tuple[Setting[Any], ...] = (
     Setting("traceOn", bool, True, "TRACE_ON added to sent messages"),
     Setting("brokerPermission", int, 6, "broker-wide permission (RW = 6)"),
     Setting("rejectTransactionMessage", bool, False, "refuse transactional (half) messages"),
+    Setting(
+        "transactionCheckInterval",
+        int,
+        30000,
+        "ms between transaction check-back passes over the half messages",
+        positive,
+    ),
+    Setting(
+        "transactionTimeOut",
+        int,
+        6000,
+        "ms after its birth before an unresolved half message is checked back",
+        positive,
+    ),
+    Setting(
+        "transactionCheckMax",
+        int,
+        15,
+        "check-backs before a half message goes to TRANS_CHECK_MAX_TIME_TOPIC",
+        positive,
+    ),
     Setting("fetchNamesrvAddrByAddressServer", bool, False, "unused", used=False),
     Setting("rocketmqHome", str, "", "unused: rocketmq-py needs no ROCKETMQ_HOME", used=False),
     Setting("serverWorkerThreads", int, 8, "unused: one event loop", used=False),

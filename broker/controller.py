@@ -28,10 +28,13 @@ from broker.managers import (
     SubscriptionGroupManager,
     TopicConfigManager,
 )
+from broker.managers.rebalance_lock import RebalanceLockManager
 from broker.processors import install_processors
 from broker.processors.pull_hold import PullHoldService
 from broker.schedule import ScheduleMessageService
 from broker.store import FlushDiskType, MessageStore, StoreConfig
+from broker.timer import RecallProcessor, TimerMessageService
+from broker.transaction.check import TransactionalMessageCheckService
 from rocketmq_py.exceptions import ProtocolError, ResponseError, TransportError
 from rocketmq_py.protocol.bodies import RegisterBrokerBody
 from rocketmq_py.protocol.codes import MQVersion, RequestCode, ResponseCode
@@ -115,10 +118,14 @@ class BrokerController:
         )
         self.producers = ProducerManager()
         self.consumers = ConsumerManager(notify_ids_changed=self._notify_consumer_ids_changed)
+        self.rebalance_locks = RebalanceLockManager()
         self.pull_hold = PullHoldService(self)
         self.schedule = ScheduleMessageService(self, config_dir / "delayOffset.json")
+        self.timer = TimerMessageService(self, root, config_dir / "timerCheckpoint.json")
+        self.transaction_check = TransactionalMessageCheckService(self)
         self.dispatcher = Dispatcher()
         install_processors(self, self.dispatcher)
+        RecallProcessor(self).install(self.dispatcher)
         self.dispatcher.on_channel_closed(self._channel_closed)
         # Sends defer their commitlog writes; responses go out only after this wrote them.
         self.dispatcher.set_write_barrier(self.store.commit_deferred)
@@ -146,6 +153,7 @@ class BrokerController:
         if not self.store.load():
             raise RuntimeError(f"cannot load the message store under {self.store_root}")
         self.schedule.load()
+        self.timer.load()
         self.store.start()
         self.store.add_arrival_listener(self.pull_hold.notify_message_arriving)
         started: list[RemotingServer] = []
@@ -163,6 +171,8 @@ class BrokerController:
         self._task_group.start_soon(self._periodic_tasks)
         self._task_group.start_soon(self._register_loop)
         self.schedule.start(self._task_group)
+        self.timer.start(self._task_group)
+        self.transaction_check.start(self._task_group)
         await self.register_all(oneway=False)
         return self
 
@@ -184,6 +194,7 @@ class BrokerController:
             for conn in self._namesrv_conns.values():
                 conn.close()
             self.schedule.persist()
+            self.timer.shutdown()
             self.offsets.persist()
             self.groups.persist()
             self.topics.persist()
@@ -280,6 +291,7 @@ class BrokerController:
 
     def _channel_closed(self, channel: Channel) -> None:
         self.producers.on_channel_closed(channel)
+        self.rebalance_locks.on_channel_closed(channel, self.consumers)  # needs its client ids
         self.consumers.on_channel_closed(channel)
 
     async def _periodic_tasks(self) -> None:

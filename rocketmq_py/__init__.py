@@ -8,12 +8,21 @@ from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py._async.lite_pull import AsyncLitePullConsumer
 from rocketmq_py._async.producer import AsyncProducer
 from rocketmq_py._async.push import AsyncPushConsumer, MessageHandler
+from rocketmq_py._async.selectors import MessageQueueSelector, select_by_hash, select_by_random
+from rocketmq_py._async.transaction import AsyncTransactionProducer
+from rocketmq_py._async.transaction_handle import (
+    AsyncTransaction,
+    TransactionSendResult,
+    TransactionState,
+)
 from rocketmq_py._sync import Admin, LitePullConsumer, Producer, PushConsumer
+from rocketmq_py._sync.transaction import Transaction, TransactionProducer
 from rocketmq_py._trace import TraceHook
 from rocketmq_py.exceptions import (
     ConfigError,
     ConnectError,
     ConnectionClosedError,
+    IllegalOperationError,
     LocalProtocolError,
     MessageIllegalError,
     NoPermissionError,
@@ -45,20 +54,24 @@ __all__ = [
     "AsyncLitePullConsumer",
     "AsyncProducer",
     "AsyncPushConsumer",
+    "AsyncTransaction",
+    "AsyncTransactionProducer",
     "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
+    "IllegalOperationError",
     "LitePullConsumer",
     "LocalProtocolError",
     "Message",
     "MessageHandler",
     "MessageIllegalError",
     "MessageQueueRef",
+    "MessageQueueSelector",
     "MessageView",
     "NoPermissionError",
     "Producer",
-    "PushConsumer",
     "ProtocolError",
+    "PushConsumer",
     "RemoteProtocolError",
     "RequestTimeoutError",
     "ResponseError",
@@ -71,5 +84,11 @@ __all__ = [
     "SystemBusyError",
     "TopicNotExistError",
     "TraceHook",
+    "Transaction",
+    "TransactionProducer",
+    "TransactionSendResult",
+    "TransactionState",
     "TransportError",
+    "select_by_hash",
+    "select_by_random",
 ]

@@ -11,7 +11,16 @@ propagate context. The OpenTelemetry integration is such a hook; nothing here im
 Keys of ``info``: ``operation``, ``topic``, ``group``, ``client_id``, ``queue`` (a
 MessageQueueRef, when known), ``msg_ids``, ``message_count``, ``body_size``, ``properties``
 (mutable on send.started), ``messages`` (on receive.complete), ``message`` (process),
-``result`` (send.complete), ``error`` (``*.failed``), ``server_address``.
+``result`` (send.complete), ``error`` (``*.failed``), ``server_address``, ``namespace`` (the
+client's, ``""`` without one; ``group`` is shown as on the wire, with it),
+``consumption_model`` (consumers: ``"clustering"`` or ``"broadcasting"``), ``ordered`` (send:
+the queue was named or selected) and ``sharding_key`` (send, when given), ``outcome``
+(settle).
+
+Transactional producers add two operations: ``end_transaction`` around each END_TRANSACTION
+(``state``: a TransactionState, ``from_transaction_check``: whether it answers a check,
+``transaction_id``) and ``check`` around the checker answering a broker's check-back
+(``message``: the half message, ``transaction_id``; ``state`` on check.complete).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ The tree::
         ├── SystemBusyError          (2, retriable)
         ├── TopicNotExistError       (17, refreshes the route)
         ├── NoPermissionError        (16, fatal)
+        ├── IllegalOperationError    (604: e.g. recalling a timer message that already fired)
         └── ...                      see :meth:`ResponseError.for_code`
 
 Protocol errors carry ``response_code``: the RocketMQ response code a server answers with when
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
+    "IllegalOperationError",
     "LocalProtocolError",
     "MessageIllegalError",
     "NoPermissionError",
@@ -56,6 +58,7 @@ _MESSAGE_ILLEGAL = 13
 _SERVICE_NOT_AVAILABLE = 14
 _NO_PERMISSION = 16
 _TOPIC_NOT_EXIST = 17
+_ILLEGAL_OPERATION = 604
 _SYSTEM_ERROR_CODE_DEFAULT = 1
 
 
@@ -185,3 +188,9 @@ class TopicNotExistError(ResponseError, code=_TOPIC_NOT_EXIST):
     """TOPIC_NOT_EXIST (17): no route or no topic config; the route should be refreshed."""
 
     retriable = True
+
+
+class IllegalOperationError(ResponseError, code=_ILLEGAL_OPERATION):
+    """ILLEGAL_OPERATION (604): the request is valid but not allowed in the current state, such
+    as recalling a timer message that was already delivered or never existed (the remark says
+    which), or ending a transaction too early after its check immunity."""

@@ -8,8 +8,11 @@ by the Java client.
 from __future__ import annotations
 
 import enum
+import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from rocketmq_py.exceptions import ConfigError
 from rocketmq_py.protocol.message import (
@@ -23,6 +26,10 @@ from rocketmq_py.protocol.message import (
 __all__ = ["Message", "MessageQueueRef", "MessageView", "SendResult", "SendStatus"]
 
 MC = MessageConst
+DEFAULT_MAX_TIMER_DELAY_MS = 259_200_000
+"""A broker's default ``timerMaxDelaySec`` (3 days) in ms: the client-side bound of ``delay`` and
+``deliver_at`` (the broker checks its own configured maximum)."""
+MAX_DELAY_LEVEL = 18
 
 
 @dataclass
@@ -36,9 +43,19 @@ class Message:
         keys: business keys (a string with space-separated keys, or a sequence) indexed by the
             broker for QUERY_MESSAGE.
         properties: user properties (names must not collide with RocketMQ's own).
-        delay_level: 1..18 delay level (0 = deliver now).
+        delay_level: 1..18 delay level (0 = deliver now); the broker's ``messageDelayLevel``
+            says how long each level waits (1s 5s 10s 30s 1m ... 2h by default).
         wait_store_msg_ok: answer only after the broker stored (and, with SYNC_FLUSH, flushed).
         flag: the user flag stored with the message.
+        deliver_at: deliver at this time (a ``datetime``, naive meaning local time, or epoch
+            milliseconds): a 5.x timer message (``TIMER_DELIVER_MS``). A time in the past
+            delivers at once; at most 3 days ahead (the broker's default ``timerMaxDelaySec``).
+            The broker answers a recall handle (``SendResult.recall_handle``).
+        delay: deliver after this long (a ``timedelta`` or seconds), measured by the broker's
+            clock: ``TIMER_DELAY_SEC`` for whole seconds, else ``TIMER_DELAY_MS``. At most 3
+            days.
+
+    At most one of ``delay_level``, ``deliver_at`` and ``delay`` may be set.
     """
 
     topic: str
@@ -49,13 +66,26 @@ class Message:
     delay_level: int = 0
     wait_store_msg_ok: bool = True
     flag: int = 0
+    deliver_at: datetime | int | None = None
+    delay: timedelta | float | None = None
 
     def body_bytes(self) -> bytes:
         """The body as bytes."""
         return self.body.encode() if isinstance(self.body, str) else bytes(self.body)
 
-    def wire_properties(self) -> dict[str, str]:
-        """The properties as they go on the wire (user ones plus RocketMQ's)."""
+    def wire_properties(
+        self, *, now_ms: int | None = None, max_delay_ms: int = DEFAULT_MAX_TIMER_DELAY_MS
+    ) -> dict[str, str]:
+        """The properties as they go on the wire (user ones plus RocketMQ's).
+
+        Args:
+            now_ms: the current time for checking ``deliver_at`` (default: this host's clock).
+            max_delay_ms: how far ahead ``deliver_at`` and ``delay`` may reach.
+
+        Raises:
+            ConfigError: a reserved property name, or a bad ``delay_level``, ``deliver_at`` or
+                ``delay`` (naming the field and the value).
+        """
         props: dict[str, str] = {}
         for name, value in self.properties.items():
             if name in SYSTEM_PROPERTY_KEYS:
@@ -66,12 +96,83 @@ class Message:
         if self.keys:
             keys = self.keys if isinstance(self.keys, str) else " ".join(self.keys)
             props[MC.PROPERTY_KEYS] = keys
-        if self.delay_level:
-            if not 0 < self.delay_level <= 18:
-                raise ConfigError("delay_level", self.delay_level, "must be between 1 and 18")
-            props[MC.PROPERTY_DELAY_TIME_LEVEL] = str(self.delay_level)
+        props.update(self._schedule_properties(now_ms, max_delay_ms))
         props[MC.PROPERTY_WAIT_STORE_MSG_OK] = "true" if self.wait_store_msg_ok else "false"
         return props
+
+    def _schedule_properties(self, now_ms: int | None, max_delay_ms: int) -> dict[str, str]:
+        """``DELAY`` or ``TIMER_*`` for the one scheduling field that is set (checked)."""
+        chosen = [
+            name
+            for name, unset in (
+                ("delay_level", not self.delay_level),
+                ("deliver_at", self.deliver_at is None),
+                ("delay", self.delay is None),
+            )
+            if not unset
+        ]
+        if len(chosen) > 1:
+            values = {name: getattr(self, name) for name in chosen}
+            raise ConfigError(
+                chosen[1], values[chosen[1]], f"set only one of {', '.join(chosen)}, not both"
+            )
+        if self.delay_level:
+            level = self.delay_level
+            if isinstance(level, bool) or not isinstance(level, int):
+                raise ConfigError("delay_level", level, "must be an int between 1 and 18")
+            if not 0 < level <= MAX_DELAY_LEVEL:
+                raise ConfigError("delay_level", level, "must be between 1 and 18")
+            return {MC.PROPERTY_DELAY_TIME_LEVEL: str(level)}
+        if self.deliver_at is not None:
+            return {MC.PROPERTY_TIMER_DELIVER_MS: str(self._deliver_ms(now_ms, max_delay_ms))}
+        if self.delay is not None:
+            delay_ms = self._delay_ms(max_delay_ms)
+            if delay_ms == 0:
+                return {}
+            if delay_ms % 1000 == 0:  # whole seconds: the form every 5.x broker reads
+                return {MC.PROPERTY_TIMER_DELAY_SEC: str(delay_ms // 1000)}
+            return {MC.PROPERTY_TIMER_DELAY_MS: str(delay_ms)}
+        return {}
+
+    def _deliver_ms(self, now_ms: int | None, max_delay_ms: int) -> int:
+        at = self.deliver_at
+        if isinstance(at, datetime):
+            at_ms = round(at.timestamp() * 1000)
+        elif isinstance(at, int) and not isinstance(at, bool) and at > 0:
+            at_ms = at
+        else:
+            raise ConfigError(
+                "deliver_at", at, "must be a datetime or epoch milliseconds (a positive int)"
+            )
+        now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        if at_ms - now > max_delay_ms:
+            raise ConfigError(
+                "deliver_at",
+                at,
+                f"is {(at_ms - now) / 1000:.0f} s ahead, more than the {max_delay_ms // 1000} s "
+                "a broker accepts (timerMaxDelaySec)",
+            )
+        return at_ms
+
+    def _delay_ms(self, max_delay_ms: int) -> int:
+        delay = self.delay
+        if isinstance(delay, timedelta):
+            delay_ms = round(delay.total_seconds() * 1000)
+        elif isinstance(delay, (int, float)) and not isinstance(delay, bool):
+            if not math.isfinite(delay):
+                raise ConfigError("delay", delay, "must be a finite number of seconds")
+            delay_ms = round(delay * 1000)
+        else:
+            raise ConfigError("delay", delay, "must be a timedelta or a number of seconds")
+        if delay_ms < 0:
+            raise ConfigError("delay", delay, "must not be negative")
+        if delay_ms > max_delay_ms:
+            raise ConfigError(
+                "delay",
+                delay,
+                f"is more than the {max_delay_ms // 1000} s a broker accepts (timerMaxDelaySec)",
+            )
+        return delay_ms
 
 
 class SendStatus(enum.Enum):
@@ -103,6 +204,9 @@ class SendResult:
         queue: where the message went.
         queue_offset: its position in that queue (the first one for batches).
         region_id: the broker's region.
+        transaction_id: the broker's transaction id (its ``UNIQ_KEY``) of a half message.
+        recall_handle: for a timer message (``deliver_at``/``delay``), the handle
+            ``producer.recall(topic, handle)`` cancels it with before it is due.
     """
 
     status: SendStatus
@@ -112,6 +216,7 @@ class SendResult:
     queue_offset: int
     region_id: str = "DefaultRegion"
     transaction_id: str | None = None
+    recall_handle: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

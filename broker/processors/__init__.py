@@ -9,6 +9,7 @@ from broker.processors.admin import AdminProcessor
 from broker.processors.client import ClientProcessor
 from broker.processors.consumer_manage import ConsumerManageProcessor
 from broker.processors.end_transaction import EndTransactionProcessor
+from broker.processors.lock import LockProcessor
 from broker.processors.pull import PullProcessor
 from broker.processors.query import QueryProcessor
 from broker.processors.send import SendProcessor
@@ -29,5 +30,6 @@ def install_processors(controller: BrokerController, dispatcher: Dispatcher) -> 
         QueryProcessor(controller),
         EndTransactionProcessor(controller),
         AdminProcessor(controller),
+        LockProcessor(controller),
     ):
         processor.install(dispatcher)

@@ -599,6 +599,7 @@ class AdminProcessor:
         for level, offset in sorted(c.schedule.offsets.items()):
             max_offset = store.get_max_offset_in_queue(SCHEDULE_TOPIC, level - 1)
             info[f"scheduleMessageOffset_{level}"] = f"{offset},{max_offset}"
+        info.update(c.transaction_check.runtime_info())
 
         info["brokerVersionDesc"] = MQVersion.CURRENT_DESC
         info["brokerVersion"] = str(MQVersion.CURRENT)
@@ -618,6 +619,7 @@ class AdminProcessor:
         info.update(_POOL_CAPACITIES)
         info.update(dict.fromkeys(_POOL_ZEROES, "0"))
         info.update(_TIMER_ZEROES)
+        info.update(c.timer.runtime_info())
         info["earliestMessageTimeStamp"] = str(store.get_earliest_message_time())
         info["remainTransientStoreBufferNumbs"] = str(_INT_MAX)
         info["remainHowManyDataToFlush"] = human_readable_bytes(

@@ -11,6 +11,7 @@ cache (:meth:`broker.store.MessageStore.commit_deferred`). A send whose WAIT pro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import random
@@ -22,6 +23,7 @@ from broker.managers.topic_validator import dlq_topic, retry_topic, validate_top
 from broker.processors._common import FAQ_SUFFIX, UniqueKeys, parse_host, put_status_response
 from broker.schedule import apply_delay_level
 from broker.store import FlushDiskType, PutResult, PutStatus
+from broker.timer import TIMER_PROPERTY_SET, TimerRefusal
 from broker.transaction import to_half_message
 from rocketmq_py.exceptions import ProtocolError
 from rocketmq_py.protocol.bodies import TopicConfig
@@ -52,17 +54,11 @@ log = logging.getLogger("broker.send")
 
 MC = MessageConst
 DLQ_NUMS_PER_GROUP = 1
-_TIMER_PROPERTIES = (
-    MC.PROPERTY_TIMER_DELIVER_MS,
-    MC.PROPERTY_TIMER_DELAY_SEC,
-    MC.PROPERTY_TIMER_DELAY_MS,
-)
 
 SendResult = RemotingCommand | Awaitable[RemotingCommand]
 # V2 carries the V1 fields under one-letter wire names but the same attribute names, so the
 # processor reads either without converting (only bname/broker_name differ; neither is used).
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
-_TIMER_KEYS = frozenset(_TIMER_PROPERTIES)
 # Topic names repeat on every send; their validity never changes.
 _validate_topic = functools.lru_cache(maxsize=4096)(validate_topic)
 
@@ -199,10 +195,6 @@ class SendProcessor:
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] sending transaction message is forbidden",
             )
-        if not _TIMER_KEYS.isdisjoint(props) and not props.get(MC.PROPERTY_DELAY_TIME_LEVEL):
-            return request.make_response(
-                ResponseCode.SYSTEM_ERROR, "accurate timer message is not enabled"
-            )
         if MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in props:
             props[MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self.unique_keys.next_id(c.clock())
         props[MC.PROPERTY_CLUSTER] = c.cluster_name
@@ -219,12 +211,26 @@ class SendProcessor:
             store_host=self._store_host,
             reconsume_times=reconsume_times,
         )
+        recall_handle = None
         if prepared:
+            if not TIMER_PROPERTY_SET.isdisjoint(props):
+                # Scheduled at commit (EndTransactionProcessor); refuse a bad schedule now,
+                # while the producer can still hear about it. A trial on a copy: the half
+                # message itself keeps its timer properties.
+                trial = dataclasses.replace(record, properties=dict(props), raw_properties=None)
+                timer = c.timer.redirect(trial)
+                if isinstance(timer, TimerRefusal):
+                    return request.make_response(timer.code, timer.remark)
             to_half_message(record)
         else:
+            if not TIMER_PROPERTY_SET.isdisjoint(props):
+                timer = c.timer.redirect(record)  # the delay level wins over TIMER_* (Apache)
+                if isinstance(timer, TimerRefusal):
+                    return request.make_response(timer.code, timer.remark)
+                recall_handle = timer.recall_handle if timer is not None else None
             apply_delay_level(record, c.delay_levels)
         result = c.store.put_message(record, defer=True)
-        return self._respond(request, result, wait, queue_id)
+        return self._respond(request, result, wait, queue_id, recall_handle)
 
     def _route_retry(
         self, request: RemotingCommand, header: SendHeader, reconsume_times: int
@@ -310,7 +316,12 @@ class SendProcessor:
         return self._respond(request, result, wait, queue_id)
 
     def _respond(
-        self, request: RemotingCommand, result: PutResult, wait: bool, queue_id: int
+        self,
+        request: RemotingCommand,
+        result: PutResult,
+        wait: bool,
+        queue_id: int,
+        recall_handle: str | None = None,
     ) -> SendResult:
         c = self.c
         if result.status is not PutStatus.PUT_OK:
@@ -325,6 +336,8 @@ class SendProcessor:
             str(c.settings["regionId"]),
             bool(c.settings["traceOn"]),
         )
+        if recall_handle:
+            fields["recallHandle"] = recall_handle
         if wait and c.store.config.flush_disk_type == FlushDiskType.SYNC_FLUSH:
             return self._respond_when_flushed(request, result, fields)
         return request.make_response(ext_fields=fields)

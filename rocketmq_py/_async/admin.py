@@ -566,6 +566,17 @@ class AsyncAdmin:
         )
         return dict(KVTable.from_json(_body(response)).table)
 
+    async def transaction_status(self, broker_addr: str) -> dict[str, int]:
+        """A broker's transactional-message figures: the ``transaction*`` keys of its runtime
+        info (``transactionHalfPending``, the check progress and max offsets of the half and
+        OP queues, ``transactionCheckedTimes`` ...) as integers, sorted by name."""
+        table = await self.broker_runtime_info(broker_addr)
+        return {
+            key: int(value)
+            for key, value in sorted(table.items())
+            if key.startswith("transaction") and value.lstrip("-").isdigit()
+        }
+
     async def broker_config(self, broker_addr: str) -> dict[str, str]:
         """A broker's configuration (GET_BROKER_CONFIG), key to value as text."""
         response = await self._call_at(

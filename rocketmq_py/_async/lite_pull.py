@@ -112,6 +112,15 @@ class AsyncLitePullConsumer:
     Use as ``async with AsyncLitePullConsumer("CG", "127.0.0.1:9876") as consumer:`` after
     calling :meth:`assign` or :meth:`subscribe` (either may also be called while running).
 
+    Ordered messages: :meth:`poll` returns each queue's messages in queue-offset order (one
+    fetcher per queue appends to the buffer in pull order). A consumer that names its queues
+    with :meth:`assign`, handles what a poll returns one message after another and commits
+    only what it handled therefore keeps the per-key order of a producer that pins each key to
+    one queue, and needs no queue locks: no other member of the group is given those queues.
+    A consumer that uses :meth:`subscribe` can lose a queue to a rebalance; for ordered
+    consumption within a group use ``AsyncPushConsumer(..., orderly=True)``, which locks its
+    queues on the broker.
+
     Args:
         group: consumer group name.
         namesrv_addr: ``;``-separated name servers (default ``$NAMESRV_ADDR``).
@@ -360,7 +369,12 @@ class AsyncLitePullConsumer:
             raise ConfigError("max_messages", max_messages, "must be at least 1")
         if not self._hooks:
             return await self._poll(timeout, max_messages)
-        info: dict[str, Any] = {"group": self.group, "client_id": self.client_id}
+        info: dict[str, Any] = {
+            "namespace": self.namespace,
+            "consumption_model": self.message_model.value.lower(),
+            "group": self.group,
+            "client_id": self.client_id,
+        }
         async with trace("receive", self._hooks, info):
             messages = await self._poll(timeout, max_messages)
             info["messages"] = messages

@@ -24,8 +24,14 @@ import anyio.abc
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
 from rocketmq_py._async.fault import FaultTracker
 from rocketmq_py._async.namespace import unwrap, unwrap_queue, wrap, wrap_queue
+from rocketmq_py._async.selectors import (
+    MessageQueueSelector,
+    publish_queues,
+    select_queue,
+    selection_of,
+)
 from rocketmq_py._trace import TraceHook, trace
-from rocketmq_py._transport import ConnectionPool
+from rocketmq_py._transport import ConnectionPool, RequestHandler
 from rocketmq_py.exceptions import (
     ConfigError,
     ResponseError,
@@ -37,15 +43,19 @@ from rocketmq_py.message import Message, MessageQueueRef, SendResult, SendStatus
 from rocketmq_py.protocol.bodies import HeartbeatData, ProducerData, TopicRouteData
 from rocketmq_py.protocol.codes import RequestCode, ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
+from rocketmq_py.protocol.headers.admin import (
+    RecallMessageRequestHeader,
+    RecallMessageResponseHeader,
+)
 from rocketmq_py.protocol.headers.consumer import UnregisterClientRequestHeader
 from rocketmq_py.protocol.headers.send import SendMessageRequestHeaderV2, SendMessageResponseHeader
 from rocketmq_py.protocol.message import (
     MessageConst,
-    PermName,
     compress_body,
     encode_batch,
     encode_properties,
 )
+from rocketmq_py.protocol.recall_handle import RecallHandle
 
 __all__ = ["AsyncProducer"]
 
@@ -113,7 +123,7 @@ class AsyncProducer:
         self.default_topic_queue_nums = default_topic_queue_nums
         self._hooks = tuple(hooks)
         self._faults = FaultTracker()
-        self._pool = ConnectionPool(connect_timeout=send_timeout)
+        self._pool = ConnectionPool(connect_timeout=send_timeout, handler=self._server_handler())
         self._client = ClientInstance(namesrv_addr, self._pool, timeout=send_timeout)
         self._counter = itertools.count()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -123,6 +133,11 @@ class AsyncProducer:
     def client_id(self) -> str:
         """This producer's client id (``ip@instance``)."""
         return self._client.client_id
+
+    def _server_handler(self) -> RequestHandler | None:
+        """What answers requests brokers send on our connections; subclasses that expect some
+        (the transactional producer's CHECK_TRANSACTION_STATE) return a handler."""
+        return None
 
     async def __aenter__(self) -> AsyncProducer:
         await self._pool.__aenter__()
@@ -155,12 +170,7 @@ class AsyncProducer:
         except TopicNotExistError:
             route = await self._client.route(AUTO_CREATE_TOPIC_KEY)
             limit = self.default_topic_queue_nums
-        queues: list[MessageQueueRef] = []
-        for data in sorted(route.queue_datas, key=lambda q: q.broker_name):
-            if not PermName.is_writeable(data.perm):
-                continue
-            count = data.write_queue_nums if limit is None else min(limit, data.write_queue_nums)
-            queues.extend(MessageQueueRef(topic, data.broker_name, i) for i in range(count))
+        queues = publish_queues(topic, route, limit)  # honours the route's orderTopicConf
         if not queues:
             raise TopicNotExistError(17, f"no writable queue for topic {topic}")
         return queues, route
@@ -209,8 +219,9 @@ class AsyncProducer:
         code = RequestCode.SEND_BATCH_MESSAGE if out.batch else RequestCode.SEND_MESSAGE_V2
         return RemotingCommand.request(code, header, out.body)
 
-    def _trace_info(self, out: _Outgoing, properties: object) -> dict[str, Any]:
+    def _trace_info(self, out: _Outgoing, properties: object, **extra: Any) -> dict[str, Any]:
         return {
+            "namespace": self.namespace,
             "topic": unwrap(self.namespace, out.topic),
             "group": self.group,
             "client_id": self._client.client_id,
@@ -218,25 +229,69 @@ class AsyncProducer:
             "message_count": len(out.msg_ids),
             "body_size": len(out.body),
             "properties": properties,
+            **extra,
         }
 
-    async def send(self, message: Message, *, queue: MessageQueueRef | None = None) -> SendResult:
-        """Send and wait for the broker to store it; retried on retriable failures."""
-        out = self._prepare(message)
-        async with trace("send", self._hooks, self._trace_info(out, out.properties)) as info:
+    async def send(
+        self,
+        message: Message,
+        *,
+        queue: MessageQueueRef | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        sharding_key: str | None = None,
+    ) -> SendResult:
+        """Send and wait for the broker to store it; retried on retriable failures.
+
+        Ordered sends name their queue: ``queue`` itself, ``selector(queues, message, arg)``
+        over the topic's publish queues, or ``sharding_key`` (hash selection identical to
+        Java's ``SelectMessageQueueByHash``, see ``rocketmq_py._async.selectors``). Such a send
+        is one attempt: a failure is raised, never retried on another queue (Java's
+        ``sendSelectImpl``).
+        """
+        selection = selection_of(queue, selector, arg, sharding_key)
+        if selection is not None:
+            queue = await self._select(message, *selection)
+        extra = {"sharding_key": sharding_key} if sharding_key is not None else {}
+        return await self._send_prepared(self._prepare(message), queue, **extra)
+
+    async def _select(
+        self, message: Message, selector: MessageQueueSelector, arg: Any
+    ) -> MessageQueueRef:
+        """The selector's choice among the topic's publish queues (shown without namespace)."""
+        queues, _ = await self._publish_queues(wrap(self.namespace, message.topic))
+        return select_queue(
+            selector, [unwrap_queue(self.namespace, q) for q in queues], message, arg
+        )
+
+    async def _send_prepared(
+        self, out: _Outgoing, queue: MessageQueueRef | None, **trace_extra: Any
+    ) -> SendResult:
+        """Send what ``_prepare`` made (subclasses may mark it first, e.g. as a half message);
+        ``trace_extra`` goes into the trace hooks' ``info``."""
+        # A send that names its queue (itself or through a selector) is an ordered one.
+        info = self._trace_info(out, out.properties, ordered=queue is not None, **trace_extra)
+        async with trace("send", self._hooks, info):
             result = await self._send(out, wrap_queue(self.namespace, queue) if queue else None)
             info["result"] = result
             info["queue"] = result.queue
+            info["server_address"] = self._client.master_address(result.queue.broker_name)
         return result
 
-    async def send_batch(self, messages: Sequence[Message]) -> SendResult:
+    async def send_batch(
+        self, messages: Sequence[Message], *, queue: MessageQueueRef | None = None
+    ) -> SendResult:
         """Send several messages of one topic as one request (SEND_BATCH_MESSAGE).
 
-        Trace hooks see ``info["properties"]`` as the list of every message's properties.
+        With ``queue`` (of the messages' topic) the batch goes there in one attempt, as Java's
+        ``send(Collection, MessageQueue)``. Trace hooks see ``info["properties"]`` as the list
+        of every message's properties.
         """
         if not messages:
             raise ConfigError("messages", [], "a batch needs at least one message")
         topic = messages[0].topic
+        if queue is not None and queue.topic != topic:
+            raise ConfigError("queue", queue, f"is not a queue of the batch's topic {topic}")
         parts: list[_Outgoing] = []
         for message in messages:
             if message.topic != topic:
@@ -245,6 +300,9 @@ class AsyncProducer:
                 )
             if message.delay_level:
                 raise ConfigError("delay_level", message.delay_level, "batches cannot be delayed")
+            for name in ("deliver_at", "delay"):
+                if getattr(message, name) is not None:
+                    raise ConfigError(name, getattr(message, name), "batches cannot be scheduled")
             parts.append(self._prepare(replace(message, body=message.body_bytes())))
         out = _Outgoing(
             wrap(self.namespace, topic),
@@ -261,20 +319,36 @@ class AsyncProducer:
             # Encoded after send.started so hooks may add properties (trace context) first.
             out.body = encode_batch([(p.body, p.flag, p.properties) for p in parts])
             info["body_size"] = len(out.body)
-            result = await self._send(out, None)
+            result = await self._send(out, wrap_queue(self.namespace, queue) if queue else None)
             info["result"] = result
             info["queue"] = result.queue
         return result
 
-    async def send_oneway(self, message: Message, *, queue: MessageQueueRef | None = None) -> None:
-        """Send without waiting for any answer (no retry, no result)."""
+    async def send_oneway(
+        self,
+        message: Message,
+        *,
+        queue: MessageQueueRef | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        sharding_key: str | None = None,
+    ) -> None:
+        """Send without waiting for any answer (no retry, no result); ``queue``, ``selector``,
+        ``arg`` and ``sharding_key`` choose the queue as for :meth:`send`."""
+        selection = selection_of(queue, selector, arg, sharding_key)
+        if selection is not None:
+            queue = await self._select(message, *selection)
         out = self._prepare(message)
-        async with trace("send", self._hooks, self._trace_info(out, out.properties)) as info:
+        info = self._trace_info(out, out.properties, ordered=queue is not None)
+        if sharding_key is not None:
+            info["sharding_key"] = sharding_key
+        async with trace("send", self._hooks, info):
             queues, route = await self._publish_queues(message.topic)
             target = wrap_queue(self.namespace, queue) if queue else None
             target = target or queues[next(self._counter) % len(queues)]
             info["queue"] = unwrap_queue(self.namespace, target)
             address = self._broker_address(route, target.broker_name)
+            info["server_address"] = address
             self._brokers_seen.add(address)
             await self._pool.oneway(address, self._request(out, target))
 
@@ -319,9 +393,45 @@ class AsyncProducer:
                 queue_offset=header.queue_offset,
                 region_id=header.msg_region or "DefaultRegion",
                 transaction_id=header.transaction_id,
+                recall_handle=header.recall_handle,
             )
         assert last_error is not None
         raise last_error
+
+    async def recall(self, topic: str, handle: str) -> str:
+        """Cancel a timer message (sent with ``deliver_at`` or ``delay``) before it is due.
+
+        Args:
+            topic: the message's topic.
+            handle: ``SendResult.recall_handle`` of its send.
+
+        Returns:
+            The recalled message's id (its ``UNIQ_KEY``, as ``SendResult.msg_id``).
+
+        Raises:
+            ConfigError: ``handle`` is not a recall handle, or names another topic.
+            IllegalOperationError: (604) the broker refused, with the remark
+                ``recall failed, the message was already delivered ...`` once it is due or
+                delivered, ``recall failed, no pending timer message ...`` when the broker
+                holds no such message.
+        """
+        try:
+            decoded = RecallHandle.decode(handle)
+        except ValueError:
+            raise ConfigError("handle", handle, "is not a recall handle") from None
+        wire_topic = wrap(self.namespace, topic)
+        if decoded.topic != wire_topic:
+            raise ConfigError("topic", topic, f"the handle is for topic {decoded.topic!r}")
+        _, route = await self._publish_queues(wire_topic)
+        address = self._broker_address(route, decoded.broker_name)
+        header = RecallMessageRequestHeader(
+            topic=wire_topic, recall_handle=handle, producer_group=self.group
+        )
+        request = RemotingCommand.request(RequestCode.RECALL_MESSAGE, header)
+        response = await self._pool.request(address, request, self.send_timeout)
+        if response.code != ResponseCode.SUCCESS:
+            raise ResponseError.for_code(response.code, response.remark)
+        return response.read_header(RecallMessageResponseHeader).msg_id
 
     async def _refresh(self, topic: str) -> None:
         with contextlib.suppress(TopicNotExistError):  # publishing goes through TBW102 then

@@ -40,6 +40,10 @@ How it works (``protocol.md`` 8 and 13):
   request fails the message is re-sent to ``%RETRY%<group>`` like an ordinary message (Java's
   fallback); if that fails too it is handed to the handler again 5 s later. BROADCASTING
   logs failures and drops the messages.
+* **Orderly** (``orderly=True``): each queue's messages go to the handler one at a time in
+  queue order, different queues in parallel; CLUSTERING locks queues on their brokers so a
+  rebalance never lets two consumers handle one queue at once, and a failure suspends only its
+  queue and retries the message there (:mod:`rocketmq_py._async.orderly`).
 * **Shutdown.** Stop pulling, let running handlers finish (up to ``shutdown_timeout``
   seconds; messages not started yet are left for the next owner of the queue), commit,
   leave the group (UNREGISTER_CLIENT).
@@ -52,14 +56,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import heapq
 import inspect
 import logging
 import math
 import os
-import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -68,7 +69,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance, default_instance_name
+from rocketmq_py._async.client import ClientInstance, default_instance_name
 from rocketmq_py._async.namespace import wrap
 from rocketmq_py._async.offset_store import (
     BrokerOffsets,
@@ -78,6 +79,8 @@ from rocketmq_py._async.offset_store import (
     initial_offset,
     offset_file_path,
 )
+from rocketmq_py._async.orderly import SUSPEND_TIME, SUSPEND_TIME_RANGE, OrderlyService
+from rocketmq_py._async.process_queue import ProcessQueue
 from rocketmq_py._async.pull import (
     BROKER_SUSPEND_MS,
     FETCH_BACKOFF,
@@ -88,13 +91,14 @@ from rocketmq_py._async.pull import (
 )
 from rocketmq_py._async.rebalance import (
     GroupMember,
-    Signal,
     parse_subscription,
     retry_topic,
 )
+from rocketmq_py._async.send_back import SendBack
+from rocketmq_py._async.user_code import is_async_callable
 from rocketmq_py._trace import TraceHook, trace
 from rocketmq_py._transport import ClientConnection, ConnectionPool
-from rocketmq_py.exceptions import ConfigError, ResponseError, RocketMQError, TopicNotExistError
+from rocketmq_py.exceptions import ConfigError, RocketMQError
 from rocketmq_py.message import MessageQueueRef, MessageView
 from rocketmq_py.protocol.bodies import (
     ConsumeFromWhere,
@@ -103,15 +107,10 @@ from rocketmq_py.protocol.bodies import (
     MessageModel,
     SubscriptionData,
 )
-from rocketmq_py.protocol.codes import RequestCode, ResponseCode
+from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
-from rocketmq_py.protocol.headers.consumer import ConsumerSendMsgBackRequestHeader
-from rocketmq_py.protocol.headers.send import SendMessageRequestHeaderV2
 from rocketmq_py.protocol.message import (
     MessageConst,
-    PermName,
-    compress_body,
-    encode_properties,
 )
 
 __all__ = ["AsyncPushConsumer", "MessageHandler"]
@@ -134,19 +133,6 @@ CONSUME_TIMEOUT = 15 * 60.0
 #: A failed message that could not be sent back is handed to the handler again after this long
 #: (Java's submitConsumeRequestLater).
 LOCAL_RETRY_DELAY = 5.0
-#: Java's inner producer group, used for the fallback re-send of failed messages.
-CLIENT_INNER_PRODUCER = "CLIENT_INNER_PRODUCER"
-#: Bodies of at least this many bytes are compressed when re-sent (the producer's default).
-_COMPRESS_OVER = 4096
-#: Java's response codes that count as "stored" for a send.
-_SEND_OK_CODES = frozenset(
-    {
-        ResponseCode.SUCCESS,
-        ResponseCode.FLUSH_DISK_TIMEOUT,
-        ResponseCode.FLUSH_SLAVE_TIMEOUT,
-        ResponseCode.SLAVE_NOT_AVAILABLE,
-    }
-)
 _MIB = 1024 * 1024
 
 _FROM_WHERE = {
@@ -155,65 +141,6 @@ _FROM_WHERE = {
     "timestamp": ConsumeFromWhere.CONSUME_FROM_TIMESTAMP,
 }
 _MODELS = {"clustering": MessageModel.CLUSTERING, "broadcasting": MessageModel.BROADCASTING}
-
-
-def _is_async_callable(fn: object) -> bool:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - an object whose __call__ is async
-    )
-
-
-@dataclass(eq=False)
-class _ProcessQueue:
-    """One assigned queue: where to pull next and the messages pulled but not finished.
-
-    Java's ``ProcessQueue``. ``messages`` maps queue offsets to unfinished messages; ``heap``
-    holds their offsets (plus finished ones, dropped lazily) so the lowest unfinished offset
-    is cheap to find whatever order messages finish in.
-    """
-
-    queue: MessageQueueRef
-    next_offset: int | None = None
-    committed: int | None = None
-    messages: dict[int, MessageView] = field(default_factory=dict)
-    heap: list[int] = field(default_factory=list)
-    cached_bytes: int = 0
-    dropped: bool = False
-    # Notified whenever a message finishes: a pull loop paused by flow control waits on it.
-    room: Signal = field(default_factory=Signal)
-    scope: anyio.CancelScope | None = None
-    flow_control_times: int = 0
-
-    def add(self, messages: list[MessageView]) -> list[MessageView]:
-        """Cache pulled messages; returns those not cached already."""
-        added = []
-        for message in messages:
-            offset = message.queue_offset
-            if offset in self.messages:
-                continue
-            self.messages[offset] = message
-            heapq.heappush(self.heap, offset)
-            self.cached_bytes += len(message.body)
-            added.append(message)
-        return added
-
-    def finish(self, message: MessageView) -> None:
-        """Forget a message that is done with (consumed, sent back or dropped)."""
-        cached = self.messages.pop(message.queue_offset, None)
-        if cached is None:
-            return
-        self.cached_bytes -= len(cached.body)
-        while self.heap and self.heap[0] not in self.messages:
-            heapq.heappop(self.heap)
-        self.room.notify()
-
-    def consumed_offset(self) -> int | None:
-        """The offset to commit: the lowest unfinished message, else the next pull position."""
-        while self.heap and self.heap[0] not in self.messages:
-            heapq.heappop(self.heap)
-        return self.heap[0] if self.heap else self.next_offset
 
 
 class AsyncPushConsumer:
@@ -253,6 +180,12 @@ class AsyncPushConsumer:
             namespaces); handlers see topics without it.
         hooks: trace hooks called around every handler call (operation ``"process"``, see
             ``rocketmq_py._trace``).
+        orderly: consume each queue's messages one at a time in queue order (Java's
+            ``MessageListenerOrderly``); see :mod:`rocketmq_py._async.orderly`. A failed
+            message is then retried in place, ``max_reconsume_times`` times before it goes to
+            ``%DLQ%<group>`` (Java's orderly default is unlimited).
+        suspend_time: orderly only: seconds a queue pauses after a failed message before the
+            message is handed to the handler again (Java's ``suspendCurrentQueueTimeMillis``).
     """
 
     def __init__(
@@ -276,6 +209,8 @@ class AsyncPushConsumer:
         offset_store_dir: str | os.PathLike[str] | None = None,
         hooks: Sequence[TraceHook] = (),
         namespace: str | None = None,
+        orderly: bool = False,
+        suspend_time: float = SUSPEND_TIME,
     ) -> None:
         if not group:
             raise ConfigError("group", group, "a consumer group name is required")
@@ -313,6 +248,9 @@ class AsyncPushConsumer:
                 raise ConfigError(name, value, "must be positive")
         if shutdown_timeout < 0:
             raise ConfigError("shutdown_timeout", shutdown_timeout, "must not be negative")
+        low, high = SUSPEND_TIME_RANGE
+        if not low <= suspend_time <= high:
+            raise ConfigError("suspend_time", suspend_time, f"must be between {low} and {high}")
         self.namespace = namespace or ""
         self.group = group
         self.message_model = _MODELS[message_model]
@@ -336,6 +274,13 @@ class AsyncPushConsumer:
         )
         self._offset_file = offset_file_path(offset_store_dir, self._client.client_id, group)
         self._broker_offsets = BrokerOffsets(self._client, group, request_timeout)
+        self._send_backs = SendBack(
+            self._client,
+            self._broker_offsets,
+            group,
+            max_reconsume_times=max_reconsume_times,
+            request_timeout=request_timeout,
+        )
         self._offsets: OffsetStore = (
             LocalFileOffsetStore(self._offset_file)
             if broadcasting
@@ -346,7 +291,7 @@ class AsyncPushConsumer:
         self._handler_is_async = False
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._retry_subscription = parse_subscription(retry_topic(group), "*")
-        self._queues: dict[MessageQueueRef, _ProcessQueue] = {}
+        self._queues: dict[MessageQueueRef, ProcessQueue] = {}
         self._member = GroupMember(
             self._client,
             group,
@@ -361,8 +306,9 @@ class AsyncPushConsumer:
         # the second at once and gives the first time to finish.
         self._consume_group: anyio.abc.TaskGroup | None = None
         self._service_group: anyio.abc.TaskGroup | None = None
-        self._ready_send: MemoryObjectSendStream[tuple[_ProcessQueue, MessageView]] | None = None
+        self._ready_send: MemoryObjectSendStream[tuple[ProcessQueue, MessageView]] | None = None
         self._thread_limiter: anyio.CapacityLimiter | None = None
+        self._orderly = OrderlyService(self, suspend_time) if orderly else None
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -403,16 +349,25 @@ class AsyncPushConsumer:
         if not callable(handler):
             raise ConfigError("handler", handler, "must be callable")
         self._handler = handler
-        self._handler_is_async = _is_async_callable(handler)
+        self._handler_is_async = is_async_callable(handler)
 
     def handler(self, fn: _H) -> _H:
         """Decorator form of :meth:`register`; returns ``fn`` unchanged."""
         self.register(fn)
         return fn
 
+    @property
+    def orderly(self) -> bool:
+        """Whether each queue is consumed one message at a time, in order."""
+        return self._orderly is not None
+
     def assignment(self) -> set[MessageQueueRef]:
-        """The queues this consumer pulls right now (retry topic queues included)."""
-        return set(self._queues)
+        """The queues this consumer pulls right now (retry topic queues included).
+
+        An orderly consumer lists a queue from when it holds its lock until it starts to give
+        it away.
+        """
+        return {queue for queue, pq in self._queues.items() if not pq.dropped}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -458,14 +413,18 @@ class AsyncPushConsumer:
             raise
         self._consume_group, self._service_group = consume_group, service_group
         self._running, self._stopping = True, False
-        send, receive = anyio.create_memory_object_stream[tuple[_ProcessQueue, MessageView]](
-            math.inf
-        )
-        self._ready_send = send
         self._thread_limiter = anyio.CapacityLimiter(self.max_concurrency)
-        for _ in range(self.max_concurrency):
-            consume_group.start_soon(self._worker, receive.clone())
-        receive.close()
+        if self._orderly is not None:
+            # One consuming task per queue, started as queues are locked.
+            self._orderly.start()
+        else:
+            send, receive = anyio.create_memory_object_stream[tuple[ProcessQueue, MessageView]](
+                math.inf
+            )
+            self._ready_send = send
+            for _ in range(self.max_concurrency):
+                consume_group.start_soon(self._worker, receive.clone())
+            receive.close()
         service_group.start_soon(self._commit_loop)
         try:
             rebalanced = await self._member.rebalance_logged()
@@ -490,6 +449,8 @@ class AsyncPushConsumer:
                 if self._ready_send is not None:
                     # Workers skip what is still queued, then stop.
                     self._ready_send.close()
+                if self._orderly is not None:
+                    self._orderly.stop()
                 self._consume_group.cancel_scope.deadline = (
                     anyio.current_time() + self.shutdown_timeout
                 )
@@ -500,6 +461,9 @@ class AsyncPushConsumer:
                 try:
                     with anyio.move_on_after(3 * self.request_timeout, shield=True):
                         await self._commit(list(self._queues.values()), oneway=False)
+                        if self._orderly is not None:
+                            # Only after the commit: the next owner starts where this one ended.
+                            await self._orderly.unlock_all()
                         await self._member.unregister()
                 finally:
                     for pq in self._queues.values():
@@ -535,18 +499,19 @@ class AsyncPushConsumer:
 
     async def _assign(self, queues: list[MessageQueueRef]) -> None:
         """Make ``queues`` the assignment: pull the new ones, drop (and commit) the others."""
+        if self._orderly is not None:
+            await self._orderly.assign(queues)
+            return
         if not self._running or self._service_group is None:
             return
         wanted = set(queues)
         removed = [pq for queue, pq in self._queues.items() if queue not in wanted]
         for pq in removed:
             del self._queues[pq.queue]
-            pq.dropped = True
-            if pq.scope is not None:
-                pq.scope.cancel()
+            pq.drop()
         for queue in queues:
             if queue not in self._queues:
-                pq = _ProcessQueue(queue)
+                pq = ProcessQueue(queue)
                 self._queues[queue] = pq
                 self._service_group.start_soon(self._run_queue, pq)
         if removed:
@@ -556,13 +521,13 @@ class AsyncPushConsumer:
 
     # -- pulling ----------------------------------------------------------------------------
 
-    async def _run_queue(self, pq: _ProcessQueue) -> None:
+    async def _run_queue(self, pq: ProcessQueue) -> None:
         with anyio.CancelScope() as scope:
             pq.scope = scope
             if not pq.dropped:
                 await self._pull_loop(pq)
 
-    def _room(self, pq: _ProcessQueue) -> int:
+    def _room(self, pq: ProcessQueue) -> int:
         """How many messages the next pull of ``pq`` may ask for (0: flow control)."""
         count = len(pq.messages)
         if count >= self.pull_threshold_for_queue:
@@ -571,7 +536,7 @@ class AsyncPushConsumer:
             return 0
         return min(self.pull_batch_size, self.pull_threshold_for_queue - count)
 
-    async def _pull_loop(self, pq: _ProcessQueue) -> None:
+    async def _pull_loop(self, pq: ProcessQueue) -> None:
         queue = pq.queue
         subscription = self._subscriptions.get(queue.topic)
         while not pq.dropped:
@@ -632,7 +597,7 @@ class AsyncPushConsumer:
                 # do not spin.
                 await anyio.sleep(0.1)
 
-    def _accept(self, pq: _ProcessQueue, result: PullResult) -> None:
+    def _accept(self, pq: ProcessQueue, result: PullResult) -> None:
         if pq.dropped:  # while the pull was out
             return
         pq.next_offset = result.next_begin_offset
@@ -642,15 +607,17 @@ class AsyncPushConsumer:
                 pq.queue,
                 result.next_begin_offset,
             )
-        if not result.messages or self._ready_send is None:
+        if not result.messages:
             return
-        for message in pq.add(result.messages):
-            self._ready_send.send_nowait((pq, message))
+        added = pq.add(result.messages)  # wakes an orderly queue's consuming task
+        if self._ready_send is not None:
+            for message in added:
+                self._ready_send.send_nowait((pq, message))
 
     # -- consuming --------------------------------------------------------------------------
 
     async def _worker(
-        self, ready: MemoryObjectReceiveStream[tuple[_ProcessQueue, MessageView]]
+        self, ready: MemoryObjectReceiveStream[tuple[ProcessQueue, MessageView]]
     ) -> None:
         async with ready:
             async for pq, message in ready:
@@ -659,7 +626,7 @@ class AsyncPushConsumer:
                     continue
                 await self._consume(pq, message)
 
-    async def _consume(self, pq: _ProcessQueue, message: MessageView) -> None:
+    async def _consume(self, pq: ProcessQueue, message: MessageView) -> None:
         ok = await self._invoke(message)
         if pq.dropped:
             # As in Java, the result of a queue that moved away is ignored: the offset
@@ -681,16 +648,24 @@ class AsyncPushConsumer:
                 return
         pq.finish(message)
 
-    async def _consume_later(self, pq: _ProcessQueue, message: MessageView) -> None:
+    async def _consume_later(self, pq: ProcessQueue, message: MessageView) -> None:
         await anyio.sleep(LOCAL_RETRY_DELAY)
         if self._ready_send is not None and not pq.dropped:
             self._ready_send.send_nowait((pq, message))
+
+    def _trace_scope(self) -> dict[str, Any]:
+        """The trace ``info`` keys every consumer operation carries."""
+        return {
+            "namespace": self.namespace,
+            "consumption_model": self.message_model.value.lower(),
+        }
 
     async def _invoke(self, message: MessageView) -> bool:
         """Run the handler on ``message``; True when it succeeded."""
         handler = self._handler
         assert handler is not None
         info: dict[str, Any] = {
+            **self._trace_scope(),
             "topic": message.topic,
             "group": self.group,
             "client_id": self.client_id,
@@ -738,6 +713,7 @@ class AsyncPushConsumer:
         ``"resend"`` or ``"local_retry"``).
         """
         info: dict[str, Any] = {
+            **self._trace_scope(),
             "topic": message.topic,
             "group": self.group,
             "client_id": self.client_id,
@@ -773,97 +749,13 @@ class AsyncPushConsumer:
             return "local_retry"
         return "resend"
 
-    async def _send_back_request(self, message: MessageView) -> None:
-        """CONSUMER_SEND_MSG_BACK to the broker the message came from."""
-        header = ConsumerSendMsgBackRequestHeader(
-            offset=message.commit_log_offset,
-            group=self.group,
-            # 0: the broker picks 3 + reconsume_times, or the DLQ past max_reconsume_times.
-            delay_level=0,
-            origin_msg_id=message.msg_id,
-            origin_topic=message.topic,
-            unit_mode=False,
-            max_reconsume_times=self.max_reconsume_times,
-            bname=message.queue.broker_name,
-        )
-        address = await self._broker_offsets.address(message.queue)
-        response = await self._pool.request(
-            address,
-            RemotingCommand.request(RequestCode.CONSUMER_SEND_MSG_BACK, header),
-            self.request_timeout,
-        )
-        if response.code != ResponseCode.SUCCESS:
-            raise ResponseError.for_code(response.code, response.remark)
+    async def _send_back_request(self, message: MessageView, *, delay_level: int = 0) -> None:
+        """CONSUMER_SEND_MSG_BACK (see :meth:`SendBack.request`)."""
+        await self._send_backs.request(message, delay_level=delay_level)
 
     async def _resend_to_retry_topic(self, message: MessageView) -> None:
-        """Java's fallback: send the message to ``%RETRY%<group>`` as a new message.
-
-        The broker's send path then delays it (DELAY = 3 + reconsume_times) or, past
-        ``max_reconsume_times``, moves it to ``%DLQ%<group>``.
-        """
-        topic = retry_topic(self.group)
-        times = message.reconsume_times + 1
-        props = dict(message.properties)
-        props.pop(MC.PROPERTY_TRANSACTION_PREPARED, None)
-        props[MC.PROPERTY_RETRY_TOPIC] = message.topic
-        props[MC.PROPERTY_ORIGIN_MESSAGE_ID] = (
-            props.get(MC.PROPERTY_ORIGIN_MESSAGE_ID) or message.msg_id
-        )
-        # Java puts both in the properties and the request header.
-        props[MC.PROPERTY_RECONSUME_TIME] = str(times)
-        props[MC.PROPERTY_MAX_RECONSUME_TIMES] = str(self.max_reconsume_times)
-        props[MC.PROPERTY_DELAY_TIME_LEVEL] = str(3 + message.reconsume_times)
-        body, sys_flag = message.body, 0
-        if len(body) >= _COMPRESS_OVER:
-            body, sys_flag = compress_body(body, sys_flag)
-        error: RocketMQError = TopicNotExistError(17, f"no writable queue for {topic}")
-        for broker_name, queue_nums in await self._retry_targets(message):
-            queue = MessageQueueRef(topic, broker_name, random.randrange(queue_nums))
-            header = SendMessageRequestHeaderV2(
-                producer_group=CLIENT_INNER_PRODUCER,
-                topic=topic,
-                default_topic=AUTO_CREATE_TOPIC_KEY,
-                default_topic_queue_nums=4,
-                queue_id=queue.queue_id,
-                sys_flag=sys_flag,
-                born_timestamp=message.born_timestamp,
-                flag=message.flag,
-                properties=encode_properties(props),
-                reconsume_times=times,
-                unit_mode=False,
-                max_reconsume_times=self.max_reconsume_times,
-                batch=False,
-            )
-            try:
-                address = await self._broker_offsets.address(queue)
-                response = await self._pool.request(
-                    address,
-                    RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, header, body),
-                    self.request_timeout,
-                )
-            except RocketMQError as exc:
-                error = exc
-                continue
-            if response.code in _SEND_OK_CODES:
-                return
-            error = ResponseError.for_code(response.code, response.remark)
-        raise error
-
-    async def _retry_targets(self, message: MessageView) -> list[tuple[str, int]]:
-        """Brokers (and their queue counts) to re-send to: the message's own broker first."""
-        targets: dict[str, int] = {}
-        try:
-            route = await self._client.route(retry_topic(self.group))
-        except RocketMQError:
-            route = None
-        if route is not None:
-            for data in route.queue_datas:
-                if PermName.is_writeable(data.perm) and data.write_queue_nums > 0:
-                    targets[data.broker_name] = data.write_queue_nums
-        own = message.queue.broker_name
-        ordered = [(own, targets.pop(own, 1))]
-        ordered.extend(sorted(targets.items()))
-        return ordered
+        """Java's fallback re-send to ``%RETRY%<group>`` (see :meth:`SendBack.resend`)."""
+        await self._send_backs.resend(message)
 
     # -- offsets ----------------------------------------------------------------------------
 
@@ -875,7 +767,7 @@ class AsyncPushConsumer:
             except Exception:
                 log.exception("offset commit of %s failed", self.group)
 
-    async def _commit(self, queues: list[_ProcessQueue], *, oneway: bool) -> None:
+    async def _commit(self, queues: list[ProcessQueue], *, oneway: bool) -> None:
         offsets: dict[MessageQueueRef, int] = {}
         for pq in queues:
             offset = pq.consumed_offset()

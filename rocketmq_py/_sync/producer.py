@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rocketmq_py._async.producer import AsyncProducer
+from rocketmq_py._async.selectors import MessageQueueSelector
 from rocketmq_py._sync._portal import SyncClient
+from rocketmq_py._trace import TraceHook
 from rocketmq_py.message import Message, MessageQueueRef, SendResult
 
 __all__ = ["Producer"]
@@ -27,6 +30,9 @@ class Producer(SyncClient[AsyncProducer]):
         compress_over: bodies of at least this many bytes are zlib-compressed (Java's 4 KiB).
         max_message_size: largest body accepted client-side (4 MiB).
         default_topic_queue_nums: queues per broker for auto-created topics (Java's 4).
+        hooks: trace hooks around every send (run on the shared loop thread; see
+            ``rocketmq_py._trace`` and ``integrations.opentelemetry``).
+        namespace: wraps the group and topics as ``namespace%name`` on the wire.
     """
 
     _async_twin = "AsyncProducer"
@@ -41,6 +47,8 @@ class Producer(SyncClient[AsyncProducer]):
         compress_over: int = 4096,
         max_message_size: int = 4 * 1024 * 1024,
         default_topic_queue_nums: int = 4,
+        hooks: Sequence[TraceHook] = (),
+        namespace: str | None = None,
     ) -> None:
         super().__init__(
             AsyncProducer(
@@ -51,6 +59,8 @@ class Producer(SyncClient[AsyncProducer]):
                 compress_over=compress_over,
                 max_message_size=max_message_size,
                 default_topic_queue_nums=default_topic_queue_nums,
+                hooks=hooks,
+                namespace=namespace,
             )
         )
 
@@ -64,14 +74,55 @@ class Producer(SyncClient[AsyncProducer]):
         """This producer's client id (``ip@instance``)."""
         return self._async.client_id
 
-    def send(self, message: Message, *, queue: MessageQueueRef | None = None) -> SendResult:
-        """Send and wait for the broker to store it; retried on retriable failures."""
-        return self._call(self._async.send, message, queue=queue)
+    def send(
+        self,
+        message: Message,
+        *,
+        queue: MessageQueueRef | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        sharding_key: str | None = None,
+    ) -> SendResult:
+        """Send and wait for the broker to store it; retried on retriable failures unless
+        ``queue``, ``selector`` (with ``arg``) or ``sharding_key`` chose the queue (one attempt,
+        see :meth:`AsyncProducer.send <rocketmq_py.AsyncProducer.send>`)."""
+        return self._call(
+            self._async.send,
+            message,
+            queue=queue,
+            selector=selector,
+            arg=arg,
+            sharding_key=sharding_key,
+        )
 
-    def send_batch(self, messages: Sequence[Message]) -> SendResult:
-        """Send several messages of one topic as one request (SEND_BATCH_MESSAGE)."""
-        return self._call(self._async.send_batch, messages)
+    def send_batch(
+        self, messages: Sequence[Message], *, queue: MessageQueueRef | None = None
+    ) -> SendResult:
+        """Send several messages of one topic as one request (SEND_BATCH_MESSAGE), to
+        ``queue`` in one attempt when given."""
+        return self._call(self._async.send_batch, messages, queue=queue)
 
-    def send_oneway(self, message: Message, *, queue: MessageQueueRef | None = None) -> None:
-        """Send without waiting for any answer (no retry, no result)."""
-        return self._call(self._async.send_oneway, message, queue=queue)
+    def send_oneway(
+        self,
+        message: Message,
+        *,
+        queue: MessageQueueRef | None = None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        sharding_key: str | None = None,
+    ) -> None:
+        """Send without waiting for any answer (no retry, no result); the queue is chosen as
+        for :meth:`send`."""
+        return self._call(
+            self._async.send_oneway,
+            message,
+            queue=queue,
+            selector=selector,
+            arg=arg,
+            sharding_key=sharding_key,
+        )
+
+    def recall(self, topic: str, handle: str) -> str:
+        """Cancel a timer message before it is due (see ``AsyncProducer.recall``); returns
+        its message id."""
+        return self._call(self._async.recall, topic, handle)

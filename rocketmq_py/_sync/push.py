@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from rocketmq_py._async.push import AsyncPushConsumer, _is_async_callable
+from rocketmq_py._async.push import AsyncPushConsumer
+from rocketmq_py._async.user_code import is_async_callable
 from rocketmq_py._sync._portal import SyncClient
 from rocketmq_py._trace import TraceHook
 from rocketmq_py.exceptions import ConfigError
@@ -45,7 +46,8 @@ class PushConsumer(SyncClient[AsyncPushConsumer]):
             consumer.run_forever()  # or do other work; consuming stops when the block exits
 
     The arguments are those of :class:`~rocketmq_py.AsyncPushConsumer`; see its documentation
-    for clustering vs broadcasting, flow control, offsets, retries and shutdown. Coroutine
+    for clustering vs broadcasting, orderly consumption (``orderly=True``: each queue in order,
+    under a broker lock), flow control, offsets, retries and shutdown. Coroutine
     handlers are refused here (use the async consumer for them): a blocking program has no
     event loop of its own for them to run on.
     """
@@ -73,6 +75,8 @@ class PushConsumer(SyncClient[AsyncPushConsumer]):
         offset_store_dir: str | os.PathLike[str] | None = None,
         hooks: Sequence[TraceHook] = (),
         namespace: str | None = None,
+        orderly: bool = False,
+        suspend_time: float = 1.0,
     ) -> None:
         super().__init__(
             AsyncPushConsumer(
@@ -94,6 +98,8 @@ class PushConsumer(SyncClient[AsyncPushConsumer]):
                 offset_store_dir=offset_store_dir,
                 hooks=hooks,
                 namespace=namespace,
+                orderly=orderly,
+                suspend_time=suspend_time,
             )
         )
         self._stop_requested = threading.Event()
@@ -123,7 +129,7 @@ class PushConsumer(SyncClient[AsyncPushConsumer]):
         Raises:
             ConfigError: ``handler`` is a coroutine function (use AsyncPushConsumer).
         """
-        if _is_async_callable(handler):
+        if is_async_callable(handler):
             raise ConfigError(
                 "handler", handler, "PushConsumer needs a blocking handler; use AsyncPushConsumer"
             )

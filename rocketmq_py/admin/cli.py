@@ -377,6 +377,82 @@ async def _broker_status(admin: AsyncAdmin, args: argparse.Namespace) -> None:
         raise _UserError("; ".join(failures))
 
 
+_TRANSACTION_COLUMNS = (
+    ("#Half Pending", "transactionHalfPending"),
+    ("#Half Offset", "transactionHalfOffset"),
+    ("#Half Max", "transactionHalfMaxOffset"),
+    ("#Op Offset", "transactionOpOffset"),
+    ("#Op Max", "transactionOpMaxOffset"),
+    ("#Checks", "transactionCheckedTimes"),
+    ("#No Producer", "transactionCheckNoProducer"),
+    ("#Discarded", "transactionCheckDiscarded"),
+    ("#Dup Commits", "transactionDuplicateCommits"),
+)
+
+
+async def _transaction_status(admin: AsyncAdmin, args: argparse.Namespace) -> None:
+    if args.brokerAddr:
+        addrs = [args.brokerAddr]
+    else:
+        addrs = await admin.cluster_broker_addrs(args.clusterName)
+        if not addrs:
+            raise _UserError(f"no master broker in cluster {args.clusterName!r}")
+    rows: list[tuple[str, dict[str, int]]] = []
+    failures: list[str] = []
+    for addr in addrs:
+        try:
+            rows.append((addr, await admin.transaction_status(addr)))
+        except RocketMQError as exc:
+            failures.append(f"{addr}: {exc}")
+    if rows:
+        print(f"{'#Broker':<24}" + "".join(f"  {title:>13}" for title, _ in _TRANSACTION_COLUMNS))
+    for addr, status in rows:
+        cells = "".join(f"  {status.get(key, '-')!s:>13}" for _, key in _TRANSACTION_COLUMNS)
+        print(f"{addr:<24}{cells}")
+    if failures:
+        raise _UserError("; ".join(failures))
+
+
+_TIMER_KEYS = (
+    ("timerPendingTotal", "pending"),
+    ("timerFiredTotal", "fired"),
+    ("timerRecalledTotal", "recalled"),
+    ("timerDedupSkipped", "dedupe-skipped"),
+    ("timerReadBehind", "wheel behind (ms)"),
+    ("timerOffsetBehind", "queue entries unread"),
+    ("timerDueLagP50Ms", "due lag p50 (ms)"),
+    ("timerDueLagP99Ms", "due lag p99 (ms)"),
+    ("timerDueLagMaxMs", "due lag max (ms)"),
+    ("timerDiskBytes", "timer files (bytes)"),
+)
+
+
+async def _timer_status(admin: AsyncAdmin, args: argparse.Namespace) -> None:
+    if args.brokerAddr:
+        addrs = [args.brokerAddr]
+    else:
+        addrs = await admin.cluster_broker_addrs(args.clusterName, slaves=False)
+    failures: list[str] = []
+    for addr in addrs:
+        try:
+            table = await admin.broker_runtime_info(addr)
+        except RocketMQError as exc:
+            failures.append(f"{addr}: {exc}")
+            continue
+        print(f"#Broker {addr}")
+        if table.get("timerWheelEnable") == "false":
+            print("  timer messages disabled (timerWheelEnable=false)")
+            continue
+        for key, label in _TIMER_KEYS:
+            print(f"  {label:<22}: {table.get(key, '-')}")
+        by_topic = [p.rpartition(":") for p in table.get("timerPendingByTopic", "").split(";") if p]
+        print(f"  {'#Topic':<48} {'#Pending':>10}")
+        for topic, _, count in sorted(by_topic):
+            print(f"  {topic:<48} {count:>10}")
+    if failures:
+        raise _UserError("; ".join(failures))
+
+
 async def _get_broker_config(admin: AsyncAdmin, args: argparse.Namespace) -> None:
     if args.brokerAddr:
         await _print_broker_config(
@@ -783,10 +859,33 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-g", "--producerGroup", required=True, help="producer group name")
     p.add_argument("-t", "--topic", required=True, help="topic name")
+    p = add(
+        "timerStatus",
+        "Show timer (scheduled) messages of brokers: pending per topic, fired, recalled, "
+        "due lag and how far the wheel is behind (from GET_BROKER_RUNTIME_INFO's timer* keys).",
+        _timer_status,
+    )
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("-b", "--brokerAddr", help="one broker, host:port")
+    target.add_argument("-c", "--clusterName", help="every master of a cluster")
     p = add("brokerStatus", "Fetch broker runtime status data.", _broker_status)
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("-b", "--brokerAddr", help="Broker address")
     target.add_argument("-c", "--clusterName", help="which cluster")
+    p = add(
+        "transactionStatus",
+        "Show the transactional (half) messages of each broker.",
+        _transaction_status,
+    )
+    p.description = (
+        "Show transactional (half) messages per broker: half messages pending a decision, "
+        "the check-back progress and max offsets of the half and OP queues, check-backs sent, "
+        "those with no producer online, messages given up (TRANS_CHECK_MAX_TIME_TOPIC) and "
+        "repeated commits that stored no duplicate."
+    )
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("-b", "--brokerAddr", help="one broker, host:port")
+    target.add_argument("-c", "--clusterName", help="every master of a cluster")
     p = add(
         "getBrokerConfig", "Get broker config by cluster or special broker.", _get_broker_config
     )

@@ -77,3 +77,15 @@ def test_cpp_peer(cluster_processes: tuple[ServerProcess, ServerProcess], consum
 def test_ali_ons_peer(cluster_processes: tuple[ServerProcess, ServerProcess]) -> None:
     namesrv, _ = cluster_processes
     _run("ali-ons", namesrv, "-n", "10", "--features", "sync,delay")
+
+
+def test_cpp_orderly_peer(cluster_processes: tuple[ServerProcess, ServerProcess]) -> None:
+    """Sharding-key sends consumed by cpp's orderly push consumer (LOCK/UNLOCK_BATCH_MQ)."""
+    namesrv, _ = cluster_processes
+    _run("cpp", namesrv, "-n", "12", "--features", "orderly", "--consume", "orderly")
+
+
+def test_ali_ons_orderly_peer(cluster_processes: tuple[ServerProcess, ServerProcess]) -> None:
+    """ali-ons sharding-key sends: each key stays on one queue, in order."""
+    namesrv, _ = cluster_processes
+    _run("ali-ons", namesrv, "-n", "12", "--features", "orderly")

@@ -19,6 +19,7 @@ EXPECTED_OUTPUT = {
     "push_consumer.py": "push consumer OK",
     "sync_client.py": "sync client OK",
     "mqadmin_usage.py": "mqadmin usage OK",
+    "transaction_producer.py": "transaction producer OK",
 }
 
 
