@@ -20,6 +20,8 @@ EXPECTED_OUTPUT = {
     "sync_client.py": "sync client OK",
     "mqadmin_usage.py": "mqadmin usage OK",
     "transaction_producer.py": "transaction producer OK",
+    "traced_pipeline.py": "traced pipeline OK",
+    "decorator_app.py": "decorator app OK",
 }
 
 
