@@ -21,6 +21,7 @@ import anyio.abc
 
 from broker._files import write_atomically
 from broker.managers.topic_validator import RMQ_SYS_SCHEDULE_TOPIC as SCHEDULE_TOPIC
+from broker.parked import unpark
 from broker.store import GetMessageStatus
 from rocketmq_py.protocol import fastjson
 from rocketmq_py.protocol.message import (
@@ -135,27 +136,13 @@ class ScheduleMessageService:
         self._dirty = True
 
     def _deliver(self, parked: MessageRecord) -> bool:
-        props = dict(parked.properties)
-        real_topic = props.pop(MC.PROPERTY_REAL_TOPIC, None)
-        real_qid = props.pop(MC.PROPERTY_REAL_QUEUE_ID, "0")
-        props.pop(MC.PROPERTY_DELAY_TIME_LEVEL, None)
-        if not real_topic:
+        record = unpark(parked, drop=(MC.PROPERTY_DELAY_TIME_LEVEL,))
+        if record is None:
             log.error(
                 "scheduled message at %d has no REAL_TOPIC; skipped", parked.commit_log_offset
             )
             return True
-        record = MessageRecord(
-            topic=real_topic,
-            body=parked.body,
-            flag=parked.flag,
-            properties=props,
-            queue_id=int(real_qid) if real_qid.isdigit() else 0,
-            sys_flag=parked.sys_flag,
-            born_timestamp=parked.born_timestamp,
-            born_host=parked.born_host,
-            store_host=parked.store_host,
-            reconsume_times=parked.reconsume_times,
-        )
+        real_topic = record.topic
         result = self.c.store.put_message(record)
         if result.status.name != "PUT_OK":
             log.warning(

@@ -38,6 +38,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from broker._server import Channel, Dispatcher
+from broker.parked import unpark
 from broker.processors._common import put_status_response
 from broker.schedule import SCHEDULE_TOPIC, apply_delay_level
 from broker.timer import TIMER_PROPERTY_SET, TimerRefusal
@@ -230,21 +231,13 @@ def _mismatch(half: MessageRecord, h: EndTransactionRequestHeader) -> str | None
 def _final_message(half: MessageRecord, commit_log_offset: int) -> MessageRecord:
     """The committed message (Java ``endMessageTransaction``): real topic and queue back,
     ``TRAN_MSG`` dropped, transaction bits COMMIT, the half message's offset recorded."""
-    props = dict(half.properties)
-    topic = props.pop(MC.PROPERTY_REAL_TOPIC, half.topic)
-    queue_id = props.pop(MC.PROPERTY_REAL_QUEUE_ID, "0")
-    props.pop(MC.PROPERTY_TRANSACTION_PREPARED, None)
-    props[MC.PROPERTY_WAIT_STORE_MSG_OK] = "false"
-    return MessageRecord(
-        topic=topic,
-        body=half.body,
-        flag=half.flag,
-        properties=props,
-        queue_id=int(queue_id) if queue_id.isdigit() else 0,
+    final = unpark(
+        half,
+        drop=(MC.PROPERTY_TRANSACTION_PREPARED,),
+        set_properties={MC.PROPERTY_WAIT_STORE_MSG_OK: "false"},
         sys_flag=MessageSysFlag.reset_transaction_value(half.sys_flag, _COMMIT),
-        born_timestamp=half.born_timestamp,
-        born_host=half.born_host,
-        store_host=half.store_host,
-        reconsume_times=half.reconsume_times,
         prepared_transaction_offset=commit_log_offset,
+        default_topic=half.topic,
     )
+    assert final is not None  # default_topic always names one
+    return final

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.parked import unpark
 from rocketmq_py.protocol.message import MessageConst, MessageRecord, decode_record
 
 if TYPE_CHECKING:
@@ -32,25 +33,13 @@ _QUERY_MAX = 64
 
 def delivered_copy(parked: MessageRecord, now_ms: int) -> MessageRecord | None:
     """The record to store in the real topic for ``parked``; ``None`` without ``REAL_TOPIC``."""
-    props = dict(parked.properties)
-    real_topic = props.pop(MC.PROPERTY_REAL_TOPIC, None)
-    real_qid = props.pop(MC.PROPERTY_REAL_QUEUE_ID, "0")
-    if not real_topic:
-        return None
-    props[MC.PROPERTY_TIMER_ENQUEUE_MS] = str(parked.store_timestamp)
-    props[MC.PROPERTY_TIMER_DEQUEUE_MS] = str(now_ms)
-    props[MC.PROPERTY_WAIT_STORE_MSG_OK] = "false"
-    return MessageRecord(
-        topic=real_topic,
-        body=parked.body,
-        flag=parked.flag,
-        properties=props,
-        queue_id=int(real_qid) if real_qid.isdigit() else 0,
-        sys_flag=parked.sys_flag,
-        born_timestamp=parked.born_timestamp,
-        born_host=parked.born_host,
-        store_host=parked.store_host,
-        reconsume_times=parked.reconsume_times,
+    return unpark(
+        parked,
+        set_properties={
+            MC.PROPERTY_TIMER_ENQUEUE_MS: str(parked.store_timestamp),
+            MC.PROPERTY_TIMER_DEQUEUE_MS: str(now_ms),
+            MC.PROPERTY_WAIT_STORE_MSG_OK: "false",
+        },
     )
 
 
