@@ -103,20 +103,25 @@ def run_broker(settings: object) -> Iterator[Any]:
         server.stop()
 
 
-@pytest.fixture
-def namesrv(clock: FakeClock, tmp_home: Path) -> Iterator[Any]:
-    """An in-process name server on a free loopback port, on its own loop thread."""
+def run_namesrv(clock: FakeClock, name: str = "test-namesrv") -> Iterator[Any]:
+    """Yield a NamesrvController on a free loopback port, running on a :class:`ServerThread`."""
     from broker.namesrv.config import namesrv_settings
     from broker.namesrv.controller import NamesrvController
 
     settings = namesrv_settings()
     settings.update({"listenPort": "0", "bindAddress": "127.0.0.1"})
-    server = ServerThread(lambda: NamesrvController(settings, clock=clock), "test-namesrv")
+    server = ServerThread(lambda: NamesrvController(settings, clock=clock), name)
     controller = server.start()
     try:
         yield controller
     finally:
         server.stop()
+
+
+@pytest.fixture
+def namesrv(clock: FakeClock, tmp_home: Path) -> Iterator[Any]:
+    """An in-process name server on a free loopback port, on its own loop thread."""
+    yield from run_namesrv(clock)
 
 
 @pytest.fixture

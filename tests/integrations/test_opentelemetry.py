@@ -37,7 +37,7 @@ from rocketmq_py import (
     TopicNotExistError,
     TransactionState,
 )
-from tests.client.conftest import ServerThread, run_broker
+from tests.client.conftest import run_broker, run_namesrv
 from tests.conftest import ROOT, FakeClock, broker_settings_for
 
 pytestmark = pytest.mark.anyio
@@ -53,17 +53,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def namesrv(clock: FakeClock, tmp_home: Path) -> Iterator[Any]:
-    from broker.namesrv.config import namesrv_settings
-    from broker.namesrv.controller import NamesrvController
-
-    settings = namesrv_settings()
-    settings.update({"listenPort": "0", "bindAddress": "127.0.0.1"})
-    server = ServerThread(lambda: NamesrvController(settings, clock=clock), "otel-namesrv")
-    controller = server.start()
-    try:
-        yield controller
-    finally:
-        server.stop()
+    yield from run_namesrv(clock, "otel-namesrv")
 
 
 @pytest.fixture
