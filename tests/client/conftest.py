@@ -128,3 +128,29 @@ def namesrv(clock: FakeClock, tmp_home: Path) -> Iterator[Any]:
 def broker(namesrv: Any, tmp_path: Path) -> Iterator[Any]:
     """An in-process broker registered with the name server, on its own loop thread."""
     yield from run_broker(broker_settings_for(tmp_path / "store", f"127.0.0.1:{namesrv.port}"))
+
+
+#: Every delay level 1 s, so that retried messages come back quickly.
+ONE_SECOND_LEVELS = " ".join(["1s"] * 18)
+
+
+@pytest.fixture
+def addr(broker: Any, namesrv: Any) -> str:
+    """The name server address of the ``broker`` fixture's cluster."""
+    return f"127.0.0.1:{namesrv.port}"
+
+
+@pytest.fixture
+def fast_retry_broker(namesrv: Any, tmp_path: Path) -> Iterator[Any]:
+    """A broker whose delay levels are all 1 s, so retried messages come back quickly."""
+    yield from run_broker(
+        broker_settings_for(
+            tmp_path / "store", f"127.0.0.1:{namesrv.port}", messageDelayLevel=ONE_SECOND_LEVELS
+        )
+    )
+
+
+@pytest.fixture
+def retry_addr(fast_retry_broker: Any, namesrv: Any) -> str:
+    """The name server address of the ``fast_retry_broker`` fixture's cluster."""
+    return f"127.0.0.1:{namesrv.port}"

@@ -22,11 +22,6 @@ pytestmark = pytest.mark.anyio
 BROKER = "broker-a"
 
 
-@pytest.fixture
-def addr(broker: Any, namesrv: Any) -> str:
-    return f"127.0.0.1:{namesrv.port}"
-
-
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
     with anyio.move_on_after(timeout):
         while not condition():

@@ -6,9 +6,8 @@ import itertools
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,10 +21,8 @@ from rocketmq_py._async.queue_lock import lock_queues, unlock_queues
 from rocketmq_py._transport import ConnectionPool
 from rocketmq_py.exceptions import ConfigError, RequestTimeoutError
 from rocketmq_py.message import Message, MessageQueueRef, MessageView
-from tests.client.conftest import run_broker
 from tests.client.test_push_consumer import (
     BROKER,
-    ONE_SECOND_LEVELS,
     committed,
     create_topic,
     send,
@@ -33,29 +30,8 @@ from tests.client.test_push_consumer import (
     topic_queues,
     wait_for,
 )
-from tests.conftest import broker_settings_for
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def addr(broker: Any, namesrv: Any) -> str:
-    return f"127.0.0.1:{namesrv.port}"
-
-
-@pytest.fixture
-def fast_retry_broker(namesrv: Any, tmp_path: Path) -> Iterator[Any]:
-    """A broker whose delay levels are all 1 s."""
-    yield from run_broker(
-        broker_settings_for(
-            tmp_path / "store", f"127.0.0.1:{namesrv.port}", messageDelayLevel=ONE_SECOND_LEVELS
-        )
-    )
-
-
-@pytest.fixture
-def retry_addr(fast_retry_broker: Any, namesrv: Any) -> str:
-    return f"127.0.0.1:{namesrv.port}"
 
 
 @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,33 +19,10 @@ from rocketmq_py._async.push import AsyncPushConsumer
 from rocketmq_py.exceptions import ConfigError, RequestTimeoutError, TopicNotExistError
 from rocketmq_py.message import Message, MessageQueueRef, MessageView
 from rocketmq_py.protocol import fastjson
-from tests.client.conftest import run_broker
-from tests.conftest import broker_settings_for
 
 pytestmark = pytest.mark.anyio
 
 BROKER = "broker-a"
-ONE_SECOND_LEVELS = " ".join(["1s"] * 18)
-
-
-@pytest.fixture
-def addr(broker: Any, namesrv: Any) -> str:
-    return f"127.0.0.1:{namesrv.port}"
-
-
-@pytest.fixture
-def fast_retry_broker(namesrv: Any, tmp_path: Path) -> Iterator[Any]:
-    """A broker whose delay levels are all 1 s, so retried messages come back quickly."""
-    yield from run_broker(
-        broker_settings_for(
-            tmp_path / "store", f"127.0.0.1:{namesrv.port}", messageDelayLevel=ONE_SECOND_LEVELS
-        )
-    )
-
-
-@pytest.fixture
-def retry_addr(fast_retry_broker: Any, namesrv: Any) -> str:
-    return f"127.0.0.1:{namesrv.port}"
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:

@@ -37,12 +37,11 @@ from rocketmq_py import (
     TopicNotExistError,
     TransactionState,
 )
-from tests.client.conftest import run_broker, run_namesrv
+from tests.client.conftest import ONE_SECOND_LEVELS, run_broker, run_namesrv
 from tests.conftest import ROOT, FakeClock, broker_settings_for
 
 pytestmark = pytest.mark.anyio
 
-ONE_SECOND_LEVELS = " ".join(["1s"] * 18)
 DEPRECATED_GROUP = "messaging.rocketmq.client_group"
 
 
