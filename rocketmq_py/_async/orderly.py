@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -304,15 +304,7 @@ class OrderlyService:
     async def _settle(self, pq: ProcessQueue, message: MessageView) -> None:
         """After a failure: suspend the queue and retry, or give the message up."""
         c = self._c
-        info: dict[str, Any] = {
-            **c._trace_scope(),
-            "topic": message.topic,
-            "group": c.group,
-            "client_id": c.client_id,
-            "message": message,
-            "msg_ids": [message.msg_id],
-            "queue": message.queue,
-        }
+        info = c._message_trace_info(message)
         async with trace("settle", c._hooks, info):
             if message.reconsume_times >= c.max_reconsume_times:
                 outcome = await self._give_up(message)

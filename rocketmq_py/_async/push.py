@@ -660,21 +660,25 @@ class AsyncPushConsumer:
             "consumption_model": self.message_model.value.lower(),
         }
 
-    async def _invoke(self, message: MessageView) -> bool:
-        """Run the handler on ``message``; True when it succeeded."""
-        handler = self._handler
-        assert handler is not None
-        info: dict[str, Any] = {
+    def _message_trace_info(self, message: MessageView) -> dict[str, Any]:
+        """The trace ``info`` of an operation on one message (process, settle)."""
+        return {
             **self._trace_scope(),
             "topic": message.topic,
             "group": self.group,
             "client_id": self.client_id,
             "queue": message.queue,
             "msg_ids": [message.msg_id],
-            "message_count": 1,
-            "body_size": len(message.body),
             "message": message,
         }
+
+    async def _invoke(self, message: MessageView) -> bool:
+        """Run the handler on ``message``; True when it succeeded."""
+        handler = self._handler
+        assert handler is not None
+        info = self._message_trace_info(message)
+        info["message_count"] = 1
+        info["body_size"] = len(message.body)
         try:
             async with trace("process", self._hooks, info):
                 with anyio.fail_after(self.consume_timeout):
@@ -712,15 +716,7 @@ class AsyncPushConsumer:
         Traced as operation ``"settle"`` (``info["outcome"]``: ``"send_back"``,
         ``"resend"`` or ``"local_retry"``).
         """
-        info: dict[str, Any] = {
-            **self._trace_scope(),
-            "topic": message.topic,
-            "group": self.group,
-            "client_id": self.client_id,
-            "message": message,
-            "msg_ids": [message.msg_id],
-            "queue": message.queue,
-        }
+        info = self._message_trace_info(message)
         async with trace("settle", self._hooks, info):
             info["outcome"] = outcome = await self._settle_failed(message)
         return outcome != "local_retry"
