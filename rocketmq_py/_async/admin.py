@@ -83,6 +83,8 @@ RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
 DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
 #: Java's ``Long.MAX_VALUE``: the open end of a QUERY_MESSAGE time range.
 MAX_TIMESTAMP = 2**63 - 1
+#: The name servers' KV namespace of order-topic configurations (``NamesrvUtil``).
+ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"
 
 
 class TrackType(str, enum.Enum):
@@ -279,6 +281,11 @@ class AsyncAdmin:
     ) -> list[str]:
         """Create or update a topic on one broker, or on every master of a cluster.
 
+        With ``order`` the name servers also learn the topic's order configuration (KV
+        namespace ``ORDER_TOPIC_CONFIG``, ``"brokerName:writeQueueNums;..."``), as Java's
+        ``updateTopic -o true`` does: a cluster-wide update replaces it with the cluster's
+        brokers, a single broker's update replaces only that broker's entry.
+
         Returns:
             The broker addresses that accepted it.
         """
@@ -297,7 +304,36 @@ class AsyncAdmin:
             await self._call_at(
                 addr, RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header)
             )
+        if order:
+            await self._update_order_conf(
+                topic, targets, write_queue_nums, whole=cluster is not None
+            )
         return targets
+
+    async def _update_order_conf(
+        self, topic: str, addrs: list[str], write_queue_nums: int, *, whole: bool
+    ) -> None:
+        """Java's ``createOrUpdateOrderConf``: the topic's ``brokerName:queues`` entries."""
+        info = await self.cluster_info()
+        name_of = {
+            addr: name
+            for name, data in info.broker_addr_table.items()
+            for addr in data.broker_addrs.values()
+        }
+        entries: dict[str, str] = {}
+        if not whole:
+            existing = await self.get_kv_config(ORDER_TOPIC_CONFIG, topic)
+            for item in (existing or "").split(";"):
+                name, sep, count = item.partition(":")
+                if sep and name:
+                    entries[name] = count
+        for addr in addrs:
+            broker_name = name_of.get(addr)
+            if broker_name is None:
+                raise ConfigError("broker_addr", addr, "the name server knows no such broker")
+            entries[broker_name] = str(write_queue_nums)
+        conf = ";".join(f"{name}:{count}" for name, count in entries.items())
+        await self.put_kv_config(ORDER_TOPIC_CONFIG, topic, conf)
 
     async def delete_topic(self, topic: str, cluster: str) -> list[str]:
         """Delete a topic from every master of ``cluster``, then from every name server.

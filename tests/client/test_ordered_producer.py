@@ -287,6 +287,27 @@ async def test_order_topic_config_decides_the_queues(ordered_cluster: tuple[Any,
     assert used == {0, 1, 2}
 
 
+async def test_update_topic_with_order_writes_the_order_conf(
+    ordered_cluster: tuple[Any, Any],
+) -> None:
+    namesrv, broker = ordered_cluster
+    async with AsyncAdmin(_addr(namesrv)) as admin:
+        await admin.put_kv_config("ORDER_TOPIC_CONFIG", "OrdUpd", "broker-z:2")
+        # One broker: its entry is replaced, the others kept (Java's createOrUpdateOrderConf).
+        await admin.create_topic(
+            "OrdUpd", broker_addr=f"127.0.0.1:{broker.port}", write_queue_nums=5, order=True
+        )
+        assert await admin.get_kv_config("ORDER_TOPIC_CONFIG", "OrdUpd") == (
+            f"broker-z:2;{BROKER}:5"
+        )
+        # A whole cluster: the configuration is the cluster's brokers only.
+        await admin.create_topic("OrdUpd", cluster="DefaultCluster", write_queue_nums=3, order=True)
+        assert await admin.get_kv_config("ORDER_TOPIC_CONFIG", "OrdUpd") == f"{BROKER}:3"
+        with anyio.fail_after(10):
+            while (await admin.topic_route("OrdUpd")).order_topic_conf != f"{BROKER}:3":
+                await anyio.sleep(0.05)
+
+
 async def test_blocking_producer_takes_sharding_keys(namesrv: Any, broker: Any) -> None:
     await _create_topic(namesrv, broker, "OrdSync", 4)
 
