@@ -343,7 +343,7 @@ class AsyncProducer:
         if sharding_key is not None:
             info["sharding_key"] = sharding_key
         async with trace("send", self._hooks, info):
-            queues, route = await self._publish_queues(message.topic)
+            queues, route = await self._publish_queues(out.topic)
             target = wrap_queue(self.namespace, queue) if queue else None
             target = target or queues[next(self._counter) % len(queues)]
             info["queue"] = unwrap_queue(self.namespace, target)

@@ -35,6 +35,8 @@ async def test_namespaced_round_trip(namesrv: Any, broker: Any) -> None:
     addr = f"127.0.0.1:{namesrv.port}"
     async with AsyncProducer("PG", addr, namespace="app1") as producer:
         result = await producer.send(Message("Orders", b"namespaced"))
+        await producer.send_oneway(Message("Orders", b"oneway"))
+        await producer.send_oneway(Message("Orders", b"keyed"), sharding_key="k")
     assert result.queue.topic == "Orders"
     assert broker.topics.select("app1%Orders") is not None
     assert broker.topics.select("Orders") is None
@@ -43,11 +45,16 @@ async def test_namespaced_round_trip(namesrv: Any, broker: Any) -> None:
         "CG", addr, namespace="app1", consume_from_where="first"
     ) as consumer:
         consumer.subscribe("Orders")
+        got: list[MessageView] = []
         with anyio.fail_after(20):
-            while not (got := await consumer.poll(timeout=1)):
-                pass
+            while len(got) < 3:
+                got += await consumer.poll(timeout=1)
         assert "app1%CG" in broker.consumers.groups()
-    assert [(m.topic, m.body) for m in got] == [("Orders", b"namespaced")]
+    assert sorted((m.topic, m.body) for m in got) == [
+        ("Orders", b"keyed"),
+        ("Orders", b"namespaced"),
+        ("Orders", b"oneway"),
+    ]
 
     seen: list[MessageView] = []
     done = anyio.Event()
