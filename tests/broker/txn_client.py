@@ -119,6 +119,7 @@ class Check:
 
     header: CheckTransactionStateRequestHeader
     record: MessageRecord
+    command: RemotingCommand | None = None  # the frame as received
 
 
 Decide = Callable[[Check], int | None]
@@ -153,7 +154,7 @@ class CheckingProducer:
         assert request.is_oneway
         header = request.read_header(CheckTransactionStateRequestHeader)
         record, _ = decode_record(request.body or b"")
-        check = Check(header, record)
+        check = Check(header, record, request)
         self.checks.append(check)
         decision = self.decide(check)
         if decision is not None:
