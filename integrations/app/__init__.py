@@ -33,7 +33,7 @@ and the one delivery path), :mod:`._payload` (decoding by annotation, encoding r
 (``TestBroker``), :mod:`.cli` (``rocketmq-py run``).
 """
 
-from integrations.app._app import PublishTarget, RocketMQApp
+from integrations.app._app import PublisherDecorator, PublishTarget, RocketMQApp
 from integrations.app._handlers import Delivery, Subscriber
 from integrations.app._payload import PayloadDecodeError
 from integrations.app._retry import Retry
@@ -42,6 +42,7 @@ __all__ = [
     "Delivery",
     "PayloadDecodeError",
     "PublishTarget",
+    "PublisherDecorator",
     "Retry",
     "RocketMQApp",
     "Subscriber",

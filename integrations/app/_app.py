@@ -7,11 +7,11 @@ import functools
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
 import anyio
 
@@ -40,11 +40,13 @@ from rocketmq_py import (
 if TYPE_CHECKING:
     from integrations.app.testing import TestBroker
 
-__all__ = ["PublishTarget", "RocketMQApp"]
+__all__ = ["PublishTarget", "PublisherDecorator", "RocketMQApp"]
 
 log = logging.getLogger("rocketmq_py.app")
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 Hook = Callable[[], Awaitable[None] | None]
 
 #: The push consumer's defaults, which the application keeps unless told otherwise.
@@ -55,6 +57,19 @@ ORDERLY_SUSPEND_TIME = 1.0
 
 def _accepts(cls: type, name: str) -> bool:
     return name in inspect.signature(cls).parameters
+
+
+class PublisherDecorator(Protocol):
+    """What ``@app.publisher(...)`` returns: it makes the function async (awaiting it calls it
+    and publishes the result), so a sync function's type changes accordingly."""
+
+    @overload
+    def __call__(
+        self, fn: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Callable[P, Coroutine[Any, Any, R]]: ...
 
 
 @dataclass(frozen=True)
@@ -185,7 +200,7 @@ class RocketMQApp:
 
         return register
 
-    def publisher(self, topic: str, *, tags: str | None = None) -> Callable[[F], F]:
+    def publisher(self, topic: str, *, tags: str | None = None) -> PublisherDecorator:
         """Publish the decorated function's return value to ``topic`` (with ``tags``).
 
         Stacked with :meth:`subscriber` (in either order) the handler's result is published
@@ -197,7 +212,7 @@ class RocketMQApp:
         if not topic:
             raise ConfigError("topic", topic, "a topic is required")
 
-        def register(fn: F) -> F:
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             base = original(fn)
             self._publishers.setdefault(base, []).append(PublishTarget(topic, tags))
             if fn is not base:  # already wrapped by an earlier @publisher
@@ -215,7 +230,7 @@ class RocketMQApp:
                 return result
 
             call_and_publish.__rocketmq_original__ = base  # type: ignore[attr-defined]
-            return call_and_publish  # type: ignore[return-value]
+            return call_and_publish
 
         return register
 
@@ -247,14 +262,22 @@ class RocketMQApp:
         keys: str | Sequence[str] | None = None,
         tags: str | None = None,
         delay: float | timedelta | None = None,
+        delay_level: int = 0,
+        deliver_at: datetime | int | None = None,
         properties: dict[str, str] | None = None,
         sharding_key: str | None = None,
     ) -> SendResult:
         """Send ``payload`` (bytes, str, JSON-able, a dataclass or a pydantic model) to ``topic``.
 
-        ``delay`` makes it a timer message (seconds or a ``timedelta``); ``sharding_key``
+        ``delay`` (seconds or a ``timedelta``) or ``deliver_at`` (a ``datetime`` or epoch
+        milliseconds) makes it a timer message; ``delay_level`` (1..18) a scheduled message
+        of the broker's ``messageDelayLevel`` table; at most one of the three. ``sharding_key``
         picks the queue by hash, so messages with one key stay in order (for orderly
         subscribers). Works inside ``async with app`` (or a TestBroker).
+
+        Raises:
+            ConfigError: a bad delay (naming the field and the value), or a payload that
+                cannot be encoded.
         """
         message = Message(
             topic,
@@ -262,6 +285,8 @@ class RocketMQApp:
             tags=tags,
             keys=keys,
             properties=dict(properties or {}),
+            delay_level=delay_level,
+            deliver_at=deliver_at,
             delay=delay,
         )
         return await self.send(message, sharding_key=sharding_key)

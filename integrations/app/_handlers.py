@@ -230,11 +230,18 @@ class Delivery:
 
 
 def fate(spec: GroupSpec, message: MessageView) -> str:
-    """What happens to ``message`` if its delivery fails now (for the log line)."""
-    if spec.broadcasting:
+    """What happens to ``message`` if its delivery fails now (for the log line).
+
+    The push consumer's rules: broadcasting drops a failed message at once, except orderly
+    broadcasting, which retries it in place like orderly clustering and drops it (there is no
+    DLQ without a group offset) once the retries are exhausted.
+    """
+    if spec.broadcasting and not spec.orderly:
         return "broadcasting does not retry: it is dropped"
     limit = max_reconsume(spec)
     if message.reconsume_times >= limit:
+        if spec.broadcasting:
+            return f"retries exhausted ({limit}): it is dropped (broadcasting has no DLQ)"
         return f"retries exhausted ({limit}): it goes to %DLQ%{spec.group}"
     return f"it will be redelivered (redelivery {message.reconsume_times + 1} of {limit})"
 

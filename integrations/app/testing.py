@@ -24,7 +24,9 @@ log lines, and the retry decision. What differs:
   waited for. A failed message is handed to its handler again with ``reconsume_times`` one
   higher until it succeeds or ``max_reconsume_times`` redeliveries failed; then it is recorded
   in :attr:`TestBroker.dead_letters` (as ``%DLQ%<group>``). Broadcasting groups are not
-  retried, as in RocketMQ. Pass ``retries=False`` to record one attempt only.
+  retried, as in RocketMQ, except orderly ones, which retry in place and then drop the message
+  (not dead-lettered: broadcasting has no DLQ). Pass ``retries=False`` to record one attempt
+  only.
 * Timer messages (``delay=``) are delivered at once; ``sharding_key`` and ordering across
   queues are not modelled (there is one queue); message ids are random.
 * Lifecycle hooks run on enter and exit unless ``run_hooks=False``.
@@ -205,7 +207,12 @@ class TestBroker:
         return await self._dispatch(message)
 
     async def route(self, message: Message) -> SendResult:
-        """The application's send path while under test: record ``message``, run handlers."""
+        """The application's send path while under test: record ``message``, run handlers.
+
+        Raises:
+            ConfigError: a bad property or delay, as the producer would raise it.
+        """
+        message.wire_properties()  # checked before it is recorded as published
         self._published.append(message)
         view = await self._dispatch_view(message)
         return SendResult(
@@ -252,7 +259,8 @@ class TestBroker:
         sub = spec.route(view)
         if sub is None:
             return
-        retrying = self.retries and not spec.broadcasting
+        # The push consumer's rule: broadcasting retries only when orderly (in place).
+        retrying = self.retries and (spec.orderly or not spec.broadcasting)
         message = view
         while True:
             delivery = await self.app.deliver(sub, message)
@@ -262,7 +270,8 @@ class TestBroker:
             if not retrying or self._loop is not None:
                 break
             if message.reconsume_times >= max_reconsume(spec):
-                self.dead_letters.append(DeadLetter(f"%DLQ%{spec.group}", message, delivery))
+                if not spec.broadcasting:
+                    self.dead_letters.append(DeadLetter(f"%DLQ%{spec.group}", message, delivery))
                 break
             message = replace(message, reconsume_times=message.reconsume_times + 1)
         if self.raise_errors and delivery.error is not None and delivery.decoded:

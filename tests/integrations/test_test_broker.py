@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -154,6 +155,53 @@ async def test_broadcasting_is_not_retried() -> None:
         calls = await br.publish("T", b"x")
     assert len(calls) == 1
     assert not br.dead_letters
+
+
+async def test_orderly_broadcasting_retries_in_place_then_drops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = RocketMQApp()
+
+    @app.subscriber("T", group="OB", orderly=True, broadcasting=True, max_reconsume_times=1)
+    async def handle(text: str) -> None:
+        raise Retry()
+
+    async with TestBroker(app) as br:
+        with caplog.at_level(logging.INFO, logger="rocketmq_py.app"):
+            calls = await br.publish("T", "x")
+    assert [c.message.reconsume_times for c in calls] == [0, 1]
+    assert not br.dead_letters  # the push consumer drops it: broadcasting has no DLQ
+    ends = [r.getMessage().rsplit("; ", 1)[-1] for r in caplog.records]
+    assert ends == [
+        "it will be redelivered (redelivery 1 of 1)",
+        "retries exhausted (1): it is dropped (broadcasting has no DLQ)",
+    ]
+
+
+async def test_delayed_publishes_deliver_at_once_and_bad_delays_are_refused() -> None:
+    app = RocketMQApp()
+    got: list[str] = []
+
+    @app.subscriber("T", group="G")
+    async def handle(text: str) -> None:
+        got.append(text)
+
+    async with TestBroker(app) as br:
+        await app.publish("T", "timer", delay=30)
+        await app.publish("T", "level", delay_level=3)
+        await app.publish("T", "at", deliver_at=datetime.now() + timedelta(minutes=5))
+        assert got == ["timer", "level", "at"]  # not waited for, as the module docs say
+        levels = [m.wire_properties().get("DELAY") for m in br.published()]
+        assert levels == [None, "3", None]
+        with pytest.raises(ConfigError, match="delay_level=19: must be between 1 and 18"):
+            await app.publish("T", "bad", delay_level=19)
+        with pytest.raises(ConfigError, match="set only one of delay_level, delay"):
+            await app.publish("T", "both", delay=1, delay_level=1)
+        with pytest.raises(ConfigError, match=r"deliver_at=.*timerMaxDelaySec"):
+            await app.publish("T", "late", deliver_at=datetime.now() + timedelta(days=4))
+        # A refused message is neither recorded as published nor delivered.
+        assert [m.body for m in br.published()] == [b"timer", b"level", b"at"]
+        assert got == ["timer", "level", "at"]
 
 
 async def test_hooks_publish_and_loop_detection() -> None:
