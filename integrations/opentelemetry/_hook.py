@@ -27,6 +27,7 @@ from opentelemetry.util.types import AttributeValue
 from integrations.opentelemetry import _attributes as attr
 from integrations.opentelemetry._metrics import Instruments
 from integrations.opentelemetry._propagation import extract, has_context, inject, span_context_of
+from integrations.opentelemetry._providers import meter_unset, tracer_unset
 from rocketmq_py import ConfigError
 
 try:  # what get_meter_provider() answers before a global provider is set
@@ -118,6 +119,8 @@ class RocketMQTelemetry:
 
     def _resolve_tracer(self) -> trace_api.Tracer | None:
         if self._tracer is None:
+            if self._tracer_provider is None and tracer_unset():
+                return None  # the cheap answer while no global is set (see _providers)
             provider = self._tracer_provider or trace_api.get_tracer_provider()
             if isinstance(provider, (trace_api.ProxyTracerProvider, trace_api.NoOpTracerProvider)):
                 return None  # nothing set (yet): no spans, no propagation
@@ -126,6 +129,8 @@ class RocketMQTelemetry:
 
     def _resolve_instruments(self) -> Instruments | None:
         if self._instruments is None:
+            if self._meter_provider is None and meter_unset():
+                return None
             provider = self._meter_provider or get_meter_provider()
             if isinstance(provider, (_UnsetMeterProvider, NoOpMeterProvider)):
                 return None
@@ -371,19 +376,22 @@ class RocketMQTelemetry:
             state.attributes = self._receive_attributes(info, messages)
             if self._tracer is not None:
                 state.span = self._receive_span(self._tracer, state, info, error is not None)
-        attrs = state.attributes
-        attrs.update(self._late_attributes(operation, info))
+        late = self._late_attributes(operation, info)
         failure: str | None = None
         if error is not None:
             failure = attr.error_type(error)
         elif operation == "process" and info.get("result") is False:
             failure = RECONSUME_LATER
         if failure is not None:
-            attrs[attr.ERROR_TYPE] = failure
+            late[attr.ERROR_TYPE] = failure
+        attrs = state.attributes
+        attrs.update(late)
         span = state.span
         if span is not None:
             try:
-                self._end_span(span, attrs, failure, error, info)
+                # The span already holds the start attributes: only the late ones are new
+                # (setting all again cost a second pass of the SDK's attribute checks).
+                self._end_span(span, late, failure, error, info)
             finally:
                 if state.token is not None:
                     context_api.detach(state.token)
@@ -405,12 +413,12 @@ class RocketMQTelemetry:
     def _end_span(
         self,
         span: trace_api.Span,
-        attrs: dict[str, Any],
+        late: dict[str, Any],
         failure: str | None,
         error: BaseException | None,
         info: dict[str, Any],
     ) -> None:
-        span.set_attributes(attrs)
+        span.set_attributes(late)
         if failure is not None:
             if isinstance(error, Exception):
                 span.record_exception(error)
