@@ -58,7 +58,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from integrations.opentelemetry import tracing_hook
 from rocketmq_py import AsyncAdmin, AsyncProducer, Message, TraceHook
 from rocketmq_py._trace import trace
-from rocketmq_py.exceptions import TopicNotExistError
 from rocketmq_py.testing import LocalCluster
 
 VARIANTS = ("none", "noop", "sdk")
@@ -205,15 +204,7 @@ async def create_topic(namesrv: str, broker: str, topic: str, queues: int) -> No
         await admin.create_topic(
             topic, broker_addr=broker, read_queue_nums=queues, write_queue_nums=queues
         )
-        with anyio.fail_after(15):
-            while True:
-                try:
-                    route = await admin.topic_route(topic)
-                except TopicNotExistError:
-                    route = None
-                if route is not None and route.queue_datas:
-                    return
-                await anyio.sleep(0.05)
+        await admin.wait_for_route(topic)
 
 
 async def measure(

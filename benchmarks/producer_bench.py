@@ -46,7 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from remoting_bench import BenchError, Spawned, spawn_broker, spawn_namesrv
 
 from rocketmq_py import AsyncAdmin, AsyncProducer, Message
-from rocketmq_py.exceptions import TopicNotExistError
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CPP_PYTHON = Path(os.environ.get("PEERS_DIR", "/tmp/peers")) / "venv-cpp/bin/python"
@@ -230,15 +229,7 @@ async def create_topic(namesrv: str, broker: str, topic: str, queues: int) -> No
         await admin.create_topic(
             topic, broker_addr=broker, read_queue_nums=queues, write_queue_nums=queues
         )
-        with anyio.fail_after(15):
-            while True:
-                try:
-                    route = await admin.topic_route(topic)
-                except TopicNotExistError:
-                    route = None
-                if route is not None and route.queue_datas:
-                    return
-                await anyio.sleep(0.05)
+        await admin.wait_for_route(topic)
 
 
 async def measure(

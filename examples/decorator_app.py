@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from integrations.app import RocketMQApp
-from rocketmq_py import AsyncAdmin, MessageView, TopicNotExistError
+from rocketmq_py import AsyncAdmin, MessageView
 from rocketmq_py.testing import LocalCluster
 
 ORDERS, INVOICES = "DecoratorOrders", "DecoratorInvoices"
@@ -53,15 +53,8 @@ async def main(cluster: LocalCluster) -> None:
     async with AsyncAdmin(cluster.namesrv_addr) as admin:  # topics first: no 20 s rebalance wait
         for topic in (ORDERS, INVOICES):
             await admin.create_topic(topic, broker_addr=cluster.broker_addr)
-        with anyio.fail_after(20):
-            for topic in (ORDERS, INVOICES):
-                while True:
-                    try:
-                        if (await admin.topic_route(topic)).queue_datas:
-                            break
-                    except TopicNotExistError:
-                        pass  # not registered with the name server yet
-                    await anyio.sleep(0.05)
+        for topic in (ORDERS, INVOICES):
+            await admin.wait_for_route(topic, timeout=20)
     async with app:
         for n in range(1, COUNT + 1):
             await make_order(n)

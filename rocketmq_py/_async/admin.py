@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import anyio
+
 from rocketmq_py._async.admin_base import (
     DLQ_GROUP_TOPIC_PREFIX,
     MAX_TIMESTAMP,
@@ -22,15 +24,9 @@ from rocketmq_py._async.admin_base import (
     sorted_brokers,
 )
 from rocketmq_py._async.admin_messages import MessageAdmin, MessageTrack, TrackType
-from rocketmq_py.exceptions import (
-    ConfigError,
-    TopicNotExistError,
-)
+from rocketmq_py.exceptions import ConfigError, RequestTimeoutError, TopicNotExistError
 from rocketmq_py.protocol import fastjson
-from rocketmq_py.protocol.bodies import (
-    KVTable,
-    TopicStatsTable,
-)
+from rocketmq_py.protocol.bodies import KVTable, TopicRouteData, TopicStatsTable
 from rocketmq_py.protocol.codes import RequestCode
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.headers.admin import (
@@ -135,6 +131,32 @@ class AsyncAdmin(MessageAdmin):
             entries[broker_name] = str(write_queue_nums)
         conf = ";".join(f"{name}:{count}" for name, count in entries.items())
         await self.put_kv_config(ORDER_TOPIC_CONFIG, topic, conf)
+
+    async def wait_for_route(
+        self, topic: str, *, read_queue_nums: int | None = None, timeout: float = 15.0
+    ) -> TopicRouteData:
+        """Wait until the name servers route ``topic`` (with ``read_queue_nums`` read queues
+        on its first broker, when given) and return the route.
+
+        A topic created on a broker reaches the name servers with the broker's next
+        registration, moments later; producers cope (they fall back to ``TBW102``), but
+        consumers started before then wait for their next rebalance (20 s).
+
+        Raises:
+            RequestTimeoutError: not routed that way within ``timeout`` seconds.
+        """
+        with anyio.move_on_after(timeout):
+            while True:
+                try:
+                    route = await self.topic_route(topic)
+                except TopicNotExistError:
+                    pass
+                else:
+                    queues = route.queue_datas
+                    if queues and read_queue_nums in (None, queues[0].read_queue_nums):
+                        return route
+                await anyio.sleep(0.05)
+        raise RequestTimeoutError(f"topic {topic} was not routed within {timeout}s")
 
     async def delete_topic(self, topic: str, cluster: str) -> list[str]:
         """Delete a topic from every master of ``cluster``, then from every name server.

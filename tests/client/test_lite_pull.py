@@ -13,7 +13,7 @@ import pytest
 from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py._async.lite_pull import AsyncLitePullConsumer, allocate_message_queue_averagely
 from rocketmq_py._async.producer import AsyncProducer
-from rocketmq_py.exceptions import ConfigError, TopicNotExistError
+from rocketmq_py.exceptions import ConfigError, RequestTimeoutError
 from rocketmq_py.message import Message, MessageQueueRef, MessageView
 from rocketmq_py.protocol import fastjson
 
@@ -39,15 +39,7 @@ async def create_topic(addr: str, broker: Any, topic: str, queues: int) -> list[
             read_queue_nums=queues,
             write_queue_nums=queues,
         )
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    route = await admin.topic_route(topic)
-                except TopicNotExistError:
-                    route = None
-                if route and route.queue_datas and route.queue_datas[0].read_queue_nums == queues:
-                    break
-                await anyio.sleep(0.05)
+        await admin.wait_for_route(topic, read_queue_nums=queues)
     return [MessageQueueRef(topic, BROKER, i) for i in range(queues)]
 
 
@@ -419,3 +411,14 @@ async def test_poll_and_commit_need_a_running_consumer(addr: str) -> None:
         assert consumer.assignment() == set()
     with pytest.raises(RuntimeError):
         await consumer.commit()
+
+
+async def test_wait_for_route_times_out_for_an_unknown_topic(addr: str, broker: Any) -> None:
+    async with AsyncAdmin(addr) as admin:
+        with pytest.raises(RequestTimeoutError, match="NeverCreated"):
+            await admin.wait_for_route("NeverCreated", timeout=0.3)
+        await admin.create_topic(
+            "RoutedLater", broker_addr=f"127.0.0.1:{broker.port}", read_queue_nums=3
+        )
+        route = await admin.wait_for_route("RoutedLater", read_queue_nums=3)
+    assert route.queue_datas[0].read_queue_nums == 3

@@ -16,7 +16,7 @@ from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py._async.lite_pull import AsyncLitePullConsumer
 from rocketmq_py._async.producer import AsyncProducer
 from rocketmq_py._async.push import AsyncPushConsumer
-from rocketmq_py.exceptions import ConfigError, RequestTimeoutError, TopicNotExistError
+from rocketmq_py.exceptions import ConfigError, RequestTimeoutError
 from rocketmq_py.message import Message, MessageQueueRef, MessageView
 from rocketmq_py.protocol import fastjson
 
@@ -42,15 +42,7 @@ async def create_topic(addr: str, broker: Any, topic: str, queues: int) -> list[
             read_queue_nums=queues,
             write_queue_nums=queues,
         )
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    route = await admin.topic_route(topic)
-                except TopicNotExistError:
-                    route = None
-                if route and route.queue_datas and route.queue_datas[0].read_queue_nums == queues:
-                    break
-                await anyio.sleep(0.05)
+        await admin.wait_for_route(topic, read_queue_nums=queues)
     return [MessageQueueRef(topic, BROKER, i) for i in range(queues)]
 
 

@@ -47,7 +47,6 @@ from rocketmq_py import (
     MessageView,
     SendResult,
 )
-from rocketmq_py.exceptions import TopicNotExistError
 from tests.conftest import ServerProcess
 
 pytestmark = [pytest.mark.peers, pytest.mark.anyio]
@@ -322,13 +321,7 @@ async def create_topic(namesrv: str, broker: str, topic: str, queues: int) -> No
         await admin.create_topic(
             topic, broker_addr=broker, read_queue_nums=queues, write_queue_nums=queues
         )
-        with anyio.fail_after(15):
-            while True:
-                with contextlib.suppress(TopicNotExistError):
-                    route = await admin.topic_route(topic)
-                    if route.queue_datas and route.queue_datas[0].read_queue_nums == queues:
-                        return
-                await anyio.sleep(0.05)
+        await admin.wait_for_route(topic, read_queue_nums=queues)
 
 
 async def send_ours(namesrv: str, topic: str, items: list[Sample]) -> list[SendResult]:

@@ -18,7 +18,6 @@ from rocketmq_py import (
     AsyncLitePullConsumer,
     MessageQueueRef,
     MessageView,
-    TopicNotExistError,
 )
 from rocketmq_py.testing import LocalCluster
 
@@ -54,16 +53,8 @@ async def create_topics(cluster: LocalCluster, *topics: str, queues: int = 2) ->
                 read_queue_nums=queues,
                 write_queue_nums=queues,
             )
-        with anyio.fail_after(20):
-            for topic in topics:
-                while True:
-                    try:
-                        route = await admin.topic_route(topic)
-                    except TopicNotExistError:
-                        route = None
-                    if route is not None and route.queue_datas:
-                        break
-                    await anyio.sleep(0.05)
+        for topic in topics:
+            await admin.wait_for_route(topic, timeout=20)
 
 
 async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
