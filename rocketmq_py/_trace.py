@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-__all__ = ["TraceHook", "trace"]
+__all__ = ["TraceHook", "trace", "tracing_active"]
 
 log = logging.getLogger("rocketmq_py.trace")
 
@@ -51,6 +51,14 @@ async def _emit(hooks: Sequence[TraceHook], event: str, info: dict[str, Any]) ->
                 await result
         except Exception:  # a broken hook must never break messaging
             log.exception("trace hook %r failed on %s", hook, event)
+
+
+def tracing_active(hooks: Sequence[TraceHook]) -> bool:
+    """Whether :func:`trace` would report anything: hooks given, or the logger at DEBUG.
+
+    Hot paths skip building ``info`` and entering :func:`trace` when it would not.
+    """
+    return bool(hooks) or log.isEnabledFor(logging.DEBUG)
 
 
 @asynccontextmanager

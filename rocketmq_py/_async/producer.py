@@ -30,7 +30,7 @@ from rocketmq_py._async.selectors import (
     select_queue,
     selection_of,
 )
-from rocketmq_py._trace import TraceHook, trace
+from rocketmq_py._trace import TraceHook, trace, tracing_active
 from rocketmq_py._transport import ConnectionPool, RequestHandler
 from rocketmq_py.exceptions import (
     ConfigError,
@@ -128,6 +128,8 @@ class AsyncProducer:
         self._counter = itertools.count()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._brokers_seen: set[str] = set()
+        # Publish queues per topic, rebuilt only when the client fetched a new route for it.
+        self._queue_cache: dict[str, tuple[TopicRouteData, int | None, list[MessageQueueRef]]] = {}
 
     @property
     def client_id(self) -> str:
@@ -170,7 +172,11 @@ class AsyncProducer:
         except TopicNotExistError:
             route = await self._client.route(AUTO_CREATE_TOPIC_KEY)
             limit = self.default_topic_queue_nums
+        cached = self._queue_cache.get(topic)
+        if cached is not None and cached[0] is route and cached[1] == limit:
+            return cached[2], route  # the same route object: the same queues
         queues = publish_queues(topic, route, limit)  # honours the route's orderTopicConf
+        self._queue_cache[topic] = (route, limit, queues)
         if not queues:
             raise TopicNotExistError(17, f"no writable queue for topic {topic}")
         return queues, route
@@ -269,10 +275,13 @@ class AsyncProducer:
     ) -> SendResult:
         """Send what ``_prepare`` made (subclasses may mark it first, e.g. as a half message);
         ``trace_extra`` goes into the trace hooks' ``info``."""
+        target = wrap_queue(self.namespace, queue) if queue else None
+        if not tracing_active(self._hooks):
+            return await self._send(out, target)
         # A send that names its queue (itself or through a selector) is an ordered one.
         info = self._trace_info(out, out.properties, ordered=queue is not None, **trace_extra)
         async with trace("send", self._hooks, info):
-            result = await self._send(out, wrap_queue(self.namespace, queue) if queue else None)
+            result = await self._send(out, target)
             info["result"] = result
             info["queue"] = result.queue
             info["server_address"] = self._client.master_address(result.queue.broker_name)
