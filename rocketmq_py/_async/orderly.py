@@ -137,7 +137,7 @@ class OrderlyService:
                 pq = ProcessQueue(queue)
                 pq.mark_locked(True, started)
                 c._queues[queue] = pq
-                c._service_group.start_soon(c._run_queue, pq)
+                c._service_group.start_soon(c._fetcher.run_queue, pq)
                 c._consume_group.start_soon(self._consume_queue, pq)
             pending = len(held) < len(new) or any(pq.dropped for pq in c._queues.values())
         if pending:

@@ -22,7 +22,7 @@ How it works (``protocol.md`` 8 and 13):
   15 s). Flow control: a queue whose cache (messages pulled and not finished) reaches
   ``pull_threshold_for_queue`` messages or ``pull_threshold_size_for_queue_mib`` MiB is not
   pulled until handlers finish some; a pull never asks for more messages than the count
-  threshold leaves room for.
+  threshold leaves room for (:mod:`rocketmq_py._async.push_fetch`).
 * **Consuming.** ``max_concurrency`` workers hand messages to the handler, one message per call.
   Async handlers run on the event loop; sync ones in worker threads (at most
   ``max_concurrency`` at a time). A handler that runs longer than ``consume_timeout`` counts
@@ -76,19 +76,11 @@ from rocketmq_py._async.offset_store import (
     LocalFileOffsetStore,
     OffsetStore,
     RemoteBrokerOffsetStore,
-    initial_offset,
     offset_file_path,
 )
 from rocketmq_py._async.orderly import SUSPEND_TIME, SUSPEND_TIME_RANGE, OrderlyService
 from rocketmq_py._async.process_queue import ProcessQueue
-from rocketmq_py._async.pull import (
-    BROKER_SUSPEND_MS,
-    FETCH_BACKOFF,
-    PULL_TIMEOUT_MARGIN,
-    PullResult,
-    PullStatus,
-    pull,
-)
+from rocketmq_py._async.push_fetch import PushFetcher
 from rocketmq_py._async.rebalance import (
     GroupMember,
     parse_subscription,
@@ -133,7 +125,6 @@ CONSUME_TIMEOUT = 15 * 60.0
 #: A failed message that could not be sent back is handed to the handler again after this long
 #: (Java's submitConsumeRequestLater).
 LOCAL_RETRY_DELAY = 5.0
-_MIB = 1024 * 1024
 
 _FROM_WHERE = {
     "last": ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
@@ -292,6 +283,7 @@ class AsyncPushConsumer:
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._retry_subscription = parse_subscription(retry_topic(group), "*")
         self._queues: dict[MessageQueueRef, ProcessQueue] = {}
+        self._fetcher = PushFetcher(self)
         self._member = GroupMember(
             self._client,
             group,
@@ -513,106 +505,11 @@ class AsyncPushConsumer:
             if queue not in self._queues:
                 pq = ProcessQueue(queue)
                 self._queues[queue] = pq
-                self._service_group.start_soon(self._run_queue, pq)
+                self._service_group.start_soon(self._fetcher.run_queue, pq)
         if removed:
             # Java persists a queue's offset when it loses it; its handlers may still be
             # running, which is fine: the offset stays below their messages.
             await self._commit(removed, oneway=False)
-
-    # -- pulling ----------------------------------------------------------------------------
-
-    async def _run_queue(self, pq: ProcessQueue) -> None:
-        with anyio.CancelScope() as scope:
-            pq.scope = scope
-            if not pq.dropped:
-                await self._pull_loop(pq)
-
-    def _room(self, pq: ProcessQueue) -> int:
-        """How many messages the next pull of ``pq`` may ask for (0: flow control)."""
-        count = len(pq.messages)
-        if count >= self.pull_threshold_for_queue:
-            return 0
-        if pq.cached_bytes >= self.pull_threshold_size_for_queue_mib * _MIB:
-            return 0
-        return min(self.pull_batch_size, self.pull_threshold_for_queue - count)
-
-    async def _pull_loop(self, pq: ProcessQueue) -> None:
-        queue = pq.queue
-        subscription = self._subscriptions.get(queue.topic)
-        while not pq.dropped:
-            if pq.next_offset is None:
-                try:
-                    pq.next_offset, pq.committed = await initial_offset(
-                        self._offsets,
-                        self._broker_offsets,
-                        queue,
-                        self.consume_from_where,
-                        self.consume_timestamp_ms,
-                    )
-                except Exception as exc:
-                    log.warning("cannot find where to start %s: %s", queue, exc)
-                    await anyio.sleep(FETCH_BACKOFF)
-                continue
-            room = self._room(pq)
-            if room == 0:
-                if pq.flow_control_times % 1000 == 0:
-                    log.warning(
-                        "flow control of %s: %d messages, %.1f MiB cached; pausing its pulls",
-                        queue,
-                        len(pq.messages),
-                        pq.cached_bytes / _MIB,
-                    )
-                pq.flow_control_times += 1
-                await pq.room.wait()
-                continue
-            offset = pq.next_offset
-            commit = pq.consumed_offset() if self.message_model is MessageModel.CLUSTERING else None
-            # The subscription may have changed since this queue was assigned.
-            subscription = self._subscriptions.get(queue.topic, subscription)
-            started = anyio.current_time()
-            try:
-                result = await pull(
-                    self._client,
-                    self.group,
-                    queue,
-                    offset,
-                    max_nums=room,
-                    expression=subscription.sub_string if subscription is not None else "*",
-                    suspend_ms=BROKER_SUSPEND_MS,
-                    # Java piggy-backs the commit only once there is something to commit.
-                    commit_offset=commit if commit is not None and commit > 0 else None,
-                    timeout=PULL_TIMEOUT_MARGIN,
-                    namespace=self.namespace,
-                )
-            except Exception as exc:  # a pull loop must outlive any one bad pull
-                if isinstance(exc, RocketMQError):
-                    log.warning("pull from %s at %d failed: %s", queue, offset, exc)
-                else:
-                    log.error("pull from %s at %d failed", queue, offset, exc_info=exc)
-                await anyio.sleep(FETCH_BACKOFF)
-                continue
-            self._accept(pq, result)
-            if result.status is PullStatus.NO_NEW_MSG and anyio.current_time() - started < 0.05:
-                # The broker did not hold the request (a slave, or long polling disabled):
-                # do not spin.
-                await anyio.sleep(0.1)
-
-    def _accept(self, pq: ProcessQueue, result: PullResult) -> None:
-        if pq.dropped:  # while the pull was out
-            return
-        pq.next_offset = result.next_begin_offset
-        if result.status is PullStatus.OFFSET_ILLEGAL:
-            log.warning(
-                "offset of %s moved by the broker, continuing at %d",
-                pq.queue,
-                result.next_begin_offset,
-            )
-        if not result.messages:
-            return
-        added = pq.add(result.messages)  # wakes an orderly queue's consuming task
-        if self._ready_send is not None:
-            for message in added:
-                self._ready_send.send_nowait((pq, message))
 
     # -- consuming --------------------------------------------------------------------------
 
