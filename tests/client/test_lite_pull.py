@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,46 +15,9 @@ from rocketmq_py._async.producer import AsyncProducer
 from rocketmq_py.exceptions import ConfigError, RequestTimeoutError
 from rocketmq_py.message import Message, MessageQueueRef, MessageView
 from rocketmq_py.protocol import fastjson
+from tests.client.helpers import BROKER, create_topic, send, wait_for
 
 pytestmark = pytest.mark.anyio
-
-BROKER = "broker-a"
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    with anyio.move_on_after(timeout):
-        while not condition():
-            await anyio.sleep(0.02)
-        return
-    pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
-
-
-async def create_topic(addr: str, broker: Any, topic: str, queues: int) -> list[MessageQueueRef]:
-    """Create ``topic`` with ``queues`` queues and wait until the name server routes it."""
-    async with AsyncAdmin(addr) as admin:
-        await admin.create_topic(
-            topic,
-            broker_addr=f"127.0.0.1:{broker.port}",
-            read_queue_nums=queues,
-            write_queue_nums=queues,
-        )
-        await admin.wait_for_route(topic, read_queue_nums=queues)
-    return [MessageQueueRef(topic, BROKER, i) for i in range(queues)]
-
-
-async def send(
-    addr: str,
-    topic: str,
-    count: int,
-    *,
-    queues: list[MessageQueueRef] | None = None,
-    tags: Callable[[int], str | None] = lambda i: None,
-    prefix: str = "m",
-) -> None:
-    async with AsyncProducer("PG_LITE", addr) as producer:
-        for i in range(count):
-            queue = queues[i % len(queues)] if queues else None
-            await producer.send(Message(topic, f"{prefix}{i}", tags=tags(i)), queue=queue)
 
 
 async def poll_until(

@@ -21,15 +21,8 @@ from rocketmq_py._async.queue_lock import lock_queues, unlock_queues
 from rocketmq_py._transport import ConnectionPool
 from rocketmq_py.exceptions import ConfigError, RequestTimeoutError
 from rocketmq_py.message import Message, MessageQueueRef, MessageView
-from tests.client.test_push_consumer import (
-    BROKER,
-    committed,
-    create_topic,
-    send,
-    text,
-    topic_queues,
-    wait_for,
-)
+from tests.client.helpers import BROKER, create_topic, send, wait_for
+from tests.client.test_push_consumer import committed, text, topic_queues
 
 pytestmark = pytest.mark.anyio
 
