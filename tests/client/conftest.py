@@ -103,14 +103,24 @@ def run_broker(settings: object) -> Iterator[Any]:
         server.stop()
 
 
-def run_namesrv(clock: FakeClock, name: str = "test-namesrv") -> Iterator[Any]:
-    """Yield a NamesrvController on a free loopback port, running on a :class:`ServerThread`."""
+def run_namesrv(
+    clock: Callable[[], int] | None = None, name: str = "test-namesrv", **extra: str
+) -> Iterator[Any]:
+    """Yield a NamesrvController on a free loopback port, running on a :class:`ServerThread`
+    (``extra``: more name server settings; ``clock``: default the wall clock)."""
     from broker.namesrv.config import namesrv_settings
     from broker.namesrv.controller import NamesrvController
 
     settings = namesrv_settings()
-    settings.update({"listenPort": "0", "bindAddress": "127.0.0.1"})
-    server = ServerThread(lambda: NamesrvController(settings, clock=clock), name)
+    settings.update({"listenPort": "0", "bindAddress": "127.0.0.1", **extra})
+    server = ServerThread(
+        lambda: (
+            NamesrvController(settings, clock=clock)
+            if clock is not None
+            else NamesrvController(settings)
+        ),
+        name,
+    )
     controller = server.start()
     try:
         yield controller

@@ -29,7 +29,7 @@ from rocketmq_py._async.client import ClientInstance
 from rocketmq_py._async.selectors import java_hash_code, order_topic_queues
 from rocketmq_py._transport import ConnectionPool
 from tests.broker.namesrv_helpers import register_request
-from tests.client.conftest import ServerThread, run_broker
+from tests.client.conftest import run_broker, run_namesrv
 from tests.conftest import broker_settings_for
 
 pytestmark = pytest.mark.anyio
@@ -253,18 +253,9 @@ async def test_selected_queue_is_not_retried_elsewhere(namesrv: Any, broker: Any
 @pytest.fixture
 def ordered_cluster(tmp_path: Path, tmp_home: Path) -> Iterator[tuple[Any, Any]]:
     """A name server with orderMessageEnable=true (routes carry orderTopicConf) and a broker."""
-    from broker.namesrv.config import namesrv_settings
-    from broker.namesrv.controller import NamesrvController
-
-    settings = namesrv_settings()
-    settings.update({"listenPort": "0", "bindAddress": "127.0.0.1", "orderMessageEnable": "true"})
-    server = ServerThread(lambda: NamesrvController(settings), "test-namesrv-ordered")
-    namesrv = server.start()
-    try:
+    for namesrv in run_namesrv(name="test-namesrv-ordered", orderMessageEnable="true"):
         for broker in run_broker(broker_settings_for(tmp_path / "store", _addr(namesrv))):
             yield namesrv, broker
-    finally:
-        server.stop()
 
 
 async def test_order_topic_config_decides_the_queues(ordered_cluster: tuple[Any, Any]) -> None:
