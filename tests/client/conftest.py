@@ -5,8 +5,8 @@ and must behave the same on both; the servers are asyncio Protocols, so they can
 trio test's loop. The ``namesrv`` and ``broker`` fixtures therefore run the in-process
 servers on a background thread with its own asyncio loop (:class:`ServerThread`), which also
 keeps the servers' work off the loop under test, as with a real remote broker. Tests may read
-server state (topics, consumer groups, the store) directly; anything that changes it should
-go through :meth:`ServerThread.call`.
+server state (topics, consumer groups, the store) directly; a test that swaps a server method
+(monkeypatch) has it called on the server's thread.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,14 +68,6 @@ class ServerThread:
             self._shutdown_loop()
             raise
 
-    def call(self, func: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
-        """Run the coroutine function ``func`` on the server loop and wait for its result."""
-
-        async def run() -> T:
-            return await func()
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
-
     def stop(self) -> None:
         try:
             if self._life is not None and self._stop is not None:
@@ -96,7 +88,6 @@ def run_broker(settings: object) -> Iterator[Any]:
 
     server = ServerThread(lambda: BrokerController(settings), "test-broker")  # type: ignore[arg-type]
     controller = server.start()
-    controller.server_thread = server
     try:
         yield controller
     finally:
