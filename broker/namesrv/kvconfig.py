@@ -11,13 +11,11 @@ from pathlib import Path
 
 from broker._files import write_atomically
 from rocketmq_py.protocol import _json
+from rocketmq_py.protocol.bodies import ORDER_TOPIC_CONFIG
 
 __all__ = ["ORDER_TOPIC_CONFIG", "KVConfigManager"]
 
 log = logging.getLogger("broker.namesrv")
-
-#: Namespace holding ``topic -> "brokerName:queueNums;..."`` for ordered topics.
-ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"
 
 
 class KVConfigManager:

@@ -16,7 +16,6 @@ import anyio
 from rocketmq_py._async.admin_base import (
     DLQ_GROUP_TOPIC_PREFIX,
     MAX_TIMESTAMP,
-    ORDER_TOPIC_CONFIG,
     RETRY_GROUP_TOPIC_PREFIX,
     TOOLS_CONSUMER_GROUP,
     response_body,
@@ -26,7 +25,7 @@ from rocketmq_py._async.admin_base import (
 from rocketmq_py._async.admin_messages import MessageAdmin, MessageTrack, TrackType
 from rocketmq_py.exceptions import ConfigError, RequestTimeoutError, TopicNotExistError
 from rocketmq_py.protocol import fastjson
-from rocketmq_py.protocol.bodies import KVTable, TopicRouteData, TopicStatsTable
+from rocketmq_py.protocol.bodies import ORDER_TOPIC_CONFIG, KVTable, TopicRouteData, TopicStatsTable
 from rocketmq_py.protocol.codes import RequestCode
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.headers.admin import (
@@ -42,7 +41,6 @@ from rocketmq_py.protocol.headers.namesrv import (
 __all__ = [
     "DLQ_GROUP_TOPIC_PREFIX",
     "MAX_TIMESTAMP",
-    "ORDER_TOPIC_CONFIG",
     "RETRY_GROUP_TOPIC_PREFIX",
     "TOOLS_CONSUMER_GROUP",
     "AsyncAdmin",

@@ -52,7 +52,6 @@ from rocketmq_py.protocol.headers.namesrv import (
 __all__ = [
     "DLQ_GROUP_TOPIC_PREFIX",
     "MAX_TIMESTAMP",
-    "ORDER_TOPIC_CONFIG",
     "RETRY_GROUP_TOPIC_PREFIX",
     "TOOLS_CONSUMER_GROUP",
     "AdminBase",
@@ -69,8 +68,6 @@ RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
 DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
 #: Java's ``Long.MAX_VALUE``: the open end of a QUERY_MESSAGE time range.
 MAX_TIMESTAMP = 2**63 - 1
-#: The name servers' KV namespace of order-topic configurations (``NamesrvUtil``).
-ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"
 
 
 _A = TypeVar("_A", bound="AdminBase")

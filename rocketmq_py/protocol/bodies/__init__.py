@@ -40,6 +40,7 @@ from rocketmq_py.protocol.bodies.register import (
     TopicConfigSerializeWrapper,
 )
 from rocketmq_py.protocol.bodies.route import (
+    ORDER_TOPIC_CONFIG,
     BrokerData,
     ClusterInfo,
     KVTable,
@@ -49,6 +50,7 @@ from rocketmq_py.protocol.bodies.route import (
 )
 
 __all__ = [
+    "ORDER_TOPIC_CONFIG",
     "BrokerData",
     "ClusterInfo",
     "Connection",

@@ -24,6 +24,7 @@ from rocketmq_py.protocol.bodies._base import (
 )
 
 __all__ = [
+    "ORDER_TOPIC_CONFIG",
     "BrokerData",
     "ClusterInfo",
     "KVTable",
@@ -31,6 +32,10 @@ __all__ = [
     "TopicList",
     "TopicRouteData",
 ]
+
+#: The name server KV namespace (``NamesrvUtil.NAMESPACE_ORDER_TOPIC_CONFIG``) holding
+#: ``topic -> "brokerName:queueNums;..."``: what fills :attr:`TopicRouteData.order_topic_conf`.
+ORDER_TOPIC_CONFIG = "ORDER_TOPIC_CONFIG"
 
 
 @dataclass(slots=True)
