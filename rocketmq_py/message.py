@@ -22,6 +22,7 @@ from rocketmq_py.protocol.message import (
     MessageSysFlag,
     decompress_body,
 )
+from rocketmq_py.protocol.topics import RETRY_GROUP_TOPIC_PREFIX
 
 __all__ = ["Message", "MessageQueueRef", "MessageView", "SendResult", "SendStatus"]
 
@@ -274,7 +275,7 @@ class MessageView:
             body, _ = decompress_body(body, record.sys_flag)
         props = record.properties
         topic = record.topic
-        if topic.startswith("%RETRY%") and MC.PROPERTY_RETRY_TOPIC in props:
+        if topic.startswith(RETRY_GROUP_TOPIC_PREFIX) and MC.PROPERTY_RETRY_TOPIC in props:
             topic = props[MC.PROPERTY_RETRY_TOPIC]
         if namespace and topic.startswith(namespace + "%"):
             topic = topic[len(namespace) + 1 :]  # applications see their own names

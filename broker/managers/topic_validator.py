@@ -10,6 +10,21 @@ from __future__ import annotations
 
 from typing import Final
 
+from rocketmq_py.protocol.topics import (
+    AUTO_CREATE_TOPIC_KEY_TOPIC,
+    DLQ_GROUP_TOPIC_PREFIX,
+    RETRY_GROUP_TOPIC_PREFIX,
+    RMQ_SYS_OFFSET_MOVED_EVENT,
+    RMQ_SYS_SCHEDULE_TOPIC,
+    RMQ_SYS_TRANS_CHECK_MAX_TIME_TOPIC,
+    RMQ_SYS_TRANS_HALF_TOPIC,
+    RMQ_SYS_TRANS_OP_HALF_TOPIC,
+    SYSTEM_TOPIC_PREFIX,
+    TIMER_TOPIC,
+    dlq_topic,
+    retry_topic,
+)
+
 __all__ = [
     "AUTO_CREATE_TOPIC_KEY_TOPIC",
     "DLQ_GROUP_TOPIC_PREFIX",
@@ -46,23 +61,11 @@ __all__ = [
     "validate_topic",
 ]
 
-AUTO_CREATE_TOPIC_KEY_TOPIC: Final = "TBW102"
-"""The template topic of auto-creation on send (exists when ``autoCreateTopicEnable``)."""
-RMQ_SYS_SCHEDULE_TOPIC: Final = "SCHEDULE_TOPIC_XXXX"
 RMQ_SYS_BENCHMARK_TOPIC: Final = "BenchmarkTest"
-RMQ_SYS_TRANS_HALF_TOPIC: Final = "RMQ_SYS_TRANS_HALF_TOPIC"
 RMQ_SYS_TRACE_TOPIC: Final = "RMQ_SYS_TRACE_TOPIC"
-RMQ_SYS_TRANS_OP_HALF_TOPIC: Final = "RMQ_SYS_TRANS_OP_HALF_TOPIC"
-RMQ_SYS_TRANS_CHECK_MAX_TIME_TOPIC: Final = "TRANS_CHECK_MAX_TIME_TOPIC"
 RMQ_SYS_SELF_TEST_TOPIC: Final = "SELF_TEST_TOPIC"
-RMQ_SYS_OFFSET_MOVED_EVENT: Final = "OFFSET_MOVED_EVENT"
 RMQ_SYS_ROCKSDB_OFFSET_TOPIC: Final = "CHECKPOINT_TOPIC"
-SYSTEM_TOPIC_PREFIX: Final = "rmq_sys_"
 SYNC_BROKER_MEMBER_GROUP_PREFIX: Final = SYSTEM_TOPIC_PREFIX + "SYNC_BROKER_MEMBER_"
-TIMER_TOPIC: Final = SYSTEM_TOPIC_PREFIX + "wheel_timer"
-"""5.x timer messages wait in this topic (``TimerMessageStore.TIMER_TOPIC``)."""
-RETRY_GROUP_TOPIC_PREFIX: Final = "%RETRY%"
-DLQ_GROUP_TOPIC_PREFIX: Final = "%DLQ%"
 REPLY_TOPIC_POSTFIX: Final = "REPLY_TOPIC"
 
 TOPIC_MAX_LENGTH: Final = 127
@@ -195,16 +198,6 @@ def not_allowed_send_remark(topic: str) -> str:
 def system_topic_conflict_remark(topic: str) -> str:
     """The remark of the SYSTEM_ERROR answer to creating a topic named like a system topic."""
     return f"The topic[{topic}] is conflict with system topic."
-
-
-def retry_topic(group: str) -> str:
-    """``%RETRY%<group>``: where a group's failed messages wait for redelivery."""
-    return RETRY_GROUP_TOPIC_PREFIX + group
-
-
-def dlq_topic(group: str) -> str:
-    """``%DLQ%<group>``: where a group's messages go after the last retry."""
-    return DLQ_GROUP_TOPIC_PREFIX + group
 
 
 def reply_topic(cluster_name: str) -> str:

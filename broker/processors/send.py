@@ -19,7 +19,12 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from broker._server import Channel, Dispatcher
-from broker.managers.topic_validator import dlq_topic, retry_topic, validate_topic
+from broker.managers.topic_validator import (
+    RETRY_GROUP_TOPIC_PREFIX,
+    dlq_topic,
+    retry_topic,
+    validate_topic,
+)
 from broker.processors._common import FAQ_SUFFIX, UniqueKeys, parse_host, put_status_response
 from broker.schedule import apply_delay_level
 from broker.store import FlushDiskType, PutResult, PutStatus
@@ -143,7 +148,7 @@ class SendProcessor:
                 header.default_topic_queue_nums,
                 0,
             )
-            if topic_config is None and header.topic.startswith("%RETRY%"):
+            if topic_config is None and header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
                 topic_config = c.topics.create_topic_in_send_back(
                     header.topic, 1, PermName.PERM_WRITE | PermName.PERM_READ, 0
                 )
@@ -182,7 +187,7 @@ class SendProcessor:
         c = self.c
         topic = header.topic
         reconsume_times = header.reconsume_times or 0
-        if topic.startswith("%RETRY%"):
+        if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             routed = self._route_retry(request, header, reconsume_times)
             if isinstance(routed, RemotingCommand):
                 return routed
@@ -236,7 +241,7 @@ class SendProcessor:
         self, request: RemotingCommand, header: SendHeader, reconsume_times: int
     ) -> RemotingCommand | tuple[str, int] | None:
         """A send to ``%RETRY%group`` that has used up its retries goes to ``%DLQ%group``."""
-        group = header.topic[len("%RETRY%") :]
+        group = header.topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
         config = self.c.groups.find_subscription_group_config(group)
         if config is None:
             return request.make_response(
@@ -265,7 +270,7 @@ class SendProcessor:
         queue_id: int,
     ) -> SendResult:
         c = self.c
-        if header.topic.startswith("%RETRY%"):
+        if header.topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             return request.make_response(
                 ResponseCode.MESSAGE_ILLEGAL,
                 f"batch request does not support retry group {header.topic}",

@@ -16,6 +16,7 @@ from typing import Final, NamedTuple
 from broker.store.consume_queue import ConsumeQueue, ConsumeQueueTable, is_valid_topic_dir
 from broker.store.index import IndexKey, IndexService, add_message_keys
 from rocketmq_py.protocol.message import MessageConst, MessageRecord, MessageSysFlag, tags_hash
+from rocketmq_py.protocol.topics import RMQ_SYS_SCHEDULE_TOPIC
 
 __all__ = [
     "SCHEDULE_TOPIC",
@@ -26,7 +27,7 @@ __all__ = [
     "store_timestamp_position",
 ]
 
-SCHEDULE_TOPIC: Final = "SCHEDULE_TOPIC_XXXX"
+SCHEDULE_TOPIC: Final = RMQ_SYS_SCHEDULE_TOPIC
 _PREFIX_SIZE: Final = 48  # the fixed fields up to BORNTIMESTAMP
 _DISPATCHED: Final = frozenset(
     (MessageSysFlag.TRANSACTION_NOT_TYPE, MessageSysFlag.TRANSACTION_COMMIT_TYPE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker.managers.topic_validator import TIMER_TOPIC
+from broker.managers.topic_validator import RETRY_GROUP_TOPIC_PREFIX, TIMER_TOPIC
 from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.message import MessageConst, MessageRecord
 from rocketmq_py.protocol.recall_handle import RecallHandle
@@ -123,7 +123,7 @@ def redirect_timer_message(
     real_topic = record.topic
     record.topic = TIMER_TOPIC
     record.queue_id = 0
-    if real_topic.startswith("%RETRY%"):
+    if real_topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
         return TimerRedirect(slot, None)
     handle = RecallHandle(
         real_topic,

@@ -14,9 +14,7 @@ from collections.abc import Mapping
 import anyio
 
 from rocketmq_py._async.admin_base import (
-    DLQ_GROUP_TOPIC_PREFIX,
     MAX_TIMESTAMP,
-    RETRY_GROUP_TOPIC_PREFIX,
     TOOLS_CONSUMER_GROUP,
     response_body,
     select_addr,
@@ -37,11 +35,10 @@ from rocketmq_py.protocol.headers.admin import (
 from rocketmq_py.protocol.headers.namesrv import (
     DeleteTopicFromNamesrvRequestHeader,
 )
+from rocketmq_py.protocol.topics import AUTO_CREATE_TOPIC_KEY_TOPIC
 
 __all__ = [
-    "DLQ_GROUP_TOPIC_PREFIX",
     "MAX_TIMESTAMP",
-    "RETRY_GROUP_TOPIC_PREFIX",
     "TOOLS_CONSUMER_GROUP",
     "AsyncAdmin",
     "MessageTrack",
@@ -87,7 +84,7 @@ class AsyncAdmin(MessageAdmin):
         targets = await self._targets(cluster, broker_addr)
         header = CreateTopicRequestHeader(
             topic=topic,
-            default_topic="TBW102",
+            default_topic=AUTO_CREATE_TOPIC_KEY_TOPIC,
             read_queue_nums=read_queue_nums,
             write_queue_nums=write_queue_nums,
             perm=perm,

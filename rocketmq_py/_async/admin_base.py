@@ -48,11 +48,10 @@ from rocketmq_py.protocol.headers.namesrv import (
     PutKVConfigRequestHeader,
     WipeWritePermOfBrokerRequestHeader,
 )
+from rocketmq_py.protocol.topics import RETRY_GROUP_TOPIC_PREFIX
 
 __all__ = [
-    "DLQ_GROUP_TOPIC_PREFIX",
     "MAX_TIMESTAMP",
-    "RETRY_GROUP_TOPIC_PREFIX",
     "TOOLS_CONSUMER_GROUP",
     "AdminBase",
     "broker_names_by_addr",
@@ -64,8 +63,6 @@ __all__ = [
 
 #: Java's ``MixAll.TOOLS_CONSUMER_GROUP``: the group admin tools pull with.
 TOOLS_CONSUMER_GROUP = "TOOLS_CONSUMER"
-RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
-DLQ_GROUP_TOPIC_PREFIX = "%DLQ%"
 #: Java's ``Long.MAX_VALUE``: the open end of a QUERY_MESSAGE time range.
 MAX_TIMESTAMP = 2**63 - 1
 

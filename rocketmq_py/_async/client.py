@@ -19,11 +19,12 @@ from rocketmq_py.protocol.codes import RequestCode
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.headers.namesrv import GetRouteInfoRequestHeader
 from rocketmq_py.protocol.message import UniqueIdGenerator
+from rocketmq_py.protocol.topics import AUTO_CREATE_TOPIC_KEY_TOPIC
 
 __all__ = ["ClientInstance", "client_ip", "default_instance_name"]
 
 #: Java's template topic: producers publish through its route when their topic has none yet.
-AUTO_CREATE_TOPIC_KEY = "TBW102"
+AUTO_CREATE_TOPIC_KEY = AUTO_CREATE_TOPIC_KEY_TOPIC
 
 
 def client_ip() -> str:

@@ -10,19 +10,38 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rocketmq_py.message import MessageQueueRef
+from rocketmq_py.protocol.topics import (
+    AUTO_CREATE_TOPIC_KEY_TOPIC,
+    DLQ_GROUP_TOPIC_PREFIX,
+    RETRY_GROUP_TOPIC_PREFIX,
+    RMQ_SYS_OFFSET_MOVED_EVENT,
+    RMQ_SYS_SCHEDULE_TOPIC,
+    RMQ_SYS_TRANS_HALF_TOPIC,
+    SYSTEM_TOPIC_PREFIX,
+)
 
 __all__ = ["unwrap", "unwrap_queue", "wrap", "wrap_queue"]
 
 _SEPARATOR = "%"
-_PREFIXES = ("%RETRY%", "%DLQ%")
+_PREFIXES = (RETRY_GROUP_TOPIC_PREFIX, DLQ_GROUP_TOPIC_PREFIX)
 _SYSTEM = frozenset(
-    {"TBW102", "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "OFFSET_MOVED_EVENT"}
+    {
+        AUTO_CREATE_TOPIC_KEY_TOPIC,
+        RMQ_SYS_SCHEDULE_TOPIC,
+        RMQ_SYS_TRANS_HALF_TOPIC,
+        RMQ_SYS_OFFSET_MOVED_EVENT,
+    }
 )
 
 
 def wrap(namespace: str | None, resource: str) -> str:
     """``resource`` as it goes on the wire under ``namespace``."""
-    if not namespace or not resource or resource in _SYSTEM or resource.startswith("rmq_sys_"):
+    if (
+        not namespace
+        or not resource
+        or resource in _SYSTEM
+        or resource.startswith(SYSTEM_TOPIC_PREFIX)
+    ):
         return resource
     prefix = next((p for p in _PREFIXES if resource.startswith(p)), "")
     bare = resource[len(prefix) :]

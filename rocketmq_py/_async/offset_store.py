@@ -23,7 +23,6 @@ from pathlib import Path
 import anyio
 
 from rocketmq_py._async.client import ClientInstance
-from rocketmq_py._async.rebalance import RETRY_GROUP_TOPIC_PREFIX
 from rocketmq_py.exceptions import ResponseError, RocketMQError, TopicNotExistError
 from rocketmq_py.message import MessageQueueRef
 from rocketmq_py.protocol import fastjson
@@ -41,6 +40,7 @@ from rocketmq_py.protocol.headers.consumer import (
     SearchOffsetResponseHeader,
     UpdateConsumerOffsetRequestHeader,
 )
+from rocketmq_py.protocol.topics import RETRY_GROUP_TOPIC_PREFIX
 
 __all__ = [
     "BrokerOffsets",

@@ -84,7 +84,6 @@ from rocketmq_py._async.push_fetch import PushFetcher
 from rocketmq_py._async.rebalance import (
     GroupMember,
     parse_subscription,
-    retry_topic,
 )
 from rocketmq_py._async.send_back import SendBack
 from rocketmq_py._async.user_code import is_async_callable
@@ -103,6 +102,11 @@ from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.message import (
     MessageConst,
+)
+from rocketmq_py.protocol.topics import (
+    DLQ_GROUP_TOPIC_PREFIX,
+    RETRY_GROUP_TOPIC_PREFIX,
+    retry_topic,
 )
 
 __all__ = ["AsyncPushConsumer", "MessageHandler"]
@@ -323,7 +327,7 @@ class AsyncPushConsumer:
         Raises:
             ConfigError: the topic is empty, or the expression names no tag.
         """
-        if topic.startswith(("%RETRY%", "%DLQ%")):
+        if topic.startswith((RETRY_GROUP_TOPIC_PREFIX, DLQ_GROUP_TOPIC_PREFIX)):
             raise ConfigError("topic", topic, "retry and dead-letter topics are not subscribed")
         topic = wrap(self.namespace, topic)
         self._subscriptions[topic] = parse_subscription(topic, expression)

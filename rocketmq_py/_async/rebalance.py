@@ -36,6 +36,7 @@ from rocketmq_py.protocol.headers.consumer import (
     UnregisterClientRequestHeader,
 )
 from rocketmq_py.protocol.message import java_string_hash
+from rocketmq_py.protocol.topics import RETRY_GROUP_TOPIC_PREFIX
 
 __all__ = [
     "GroupMember",
@@ -43,7 +44,6 @@ __all__ = [
     "allocate_message_queue_averagely",
     "describe_queues",
     "parse_subscription",
-    "retry_topic",
 ]
 
 log = logging.getLogger("rocketmq_py.consumer")
@@ -53,12 +53,6 @@ HEARTBEAT_INTERVAL = 30.0
 REBALANCE_INTERVAL = 20.0
 #: How soon a rebalance that failed (no route yet, broker down ...) is tried again.
 REBALANCE_RETRY_INTERVAL = 2.0
-RETRY_GROUP_TOPIC_PREFIX = "%RETRY%"
-
-
-def retry_topic(group: str) -> str:
-    """The retry topic of a consumer group, ``%RETRY%<group>``."""
-    return RETRY_GROUP_TOPIC_PREFIX + group
 
 
 def allocate_message_queue_averagely(

@@ -13,7 +13,6 @@ import random
 
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
 from rocketmq_py._async.offset_store import BrokerOffsets
-from rocketmq_py._async.rebalance import retry_topic
 from rocketmq_py.exceptions import ResponseError, RocketMQError, TopicNotExistError
 from rocketmq_py.message import MessageQueueRef, MessageView
 from rocketmq_py.protocol.codes import RequestCode, ResponseCode
@@ -26,6 +25,7 @@ from rocketmq_py.protocol.message import (
     compress_body,
     encode_properties,
 )
+from rocketmq_py.protocol.topics import retry_topic
 
 __all__ = ["CLIENT_INNER_PRODUCER", "SendBack"]
 

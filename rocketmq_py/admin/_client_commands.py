@@ -6,11 +6,12 @@ import argparse
 import contextlib
 import enum
 
-from rocketmq_py._async.admin import RETRY_GROUP_TOPIC_PREFIX, AsyncAdmin
+from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py.admin import _format as fmt
 from rocketmq_py.exceptions import RocketMQError
 from rocketmq_py.protocol.bodies import ConsumeType
 from rocketmq_py.protocol.codes import MQVersion
+from rocketmq_py.protocol.topics import RETRY_GROUP_TOPIC_PREFIX
 
 __all__ = ["consumer_connection", "consumer_progress", "producer_connection"]
 

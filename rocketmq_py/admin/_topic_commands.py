@@ -6,12 +6,13 @@ import argparse
 import contextlib
 import json
 
-from rocketmq_py._async.admin import DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, AsyncAdmin
+from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py.admin import _format as fmt
 from rocketmq_py.admin._common import UserError, runtime_info
 from rocketmq_py.exceptions import RocketMQError
 from rocketmq_py.protocol.bodies import TopicRouteData
 from rocketmq_py.protocol.message import PermName
+from rocketmq_py.protocol.topics import DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX
 
 __all__ = [
     "add_write_perm",
