@@ -1,34 +1,43 @@
-"""One client connection to a name server or broker.
+"""One client connection to a name server or broker: what every implementation shares.
 
-A reader task feeds received bytes to the sans-IO :class:`RemotingConnection`; responses are
-matched to waiting requests by opaque, and requests the server sends (CHECK_TRANSACTION_STATE,
-NOTIFY_CONSUMER_IDS_CHANGED ...) go to an optional handler. Socket exceptions are translated to
-:mod:`rocketmq_py.exceptions` at this one boundary.
+:meth:`ClientConnection.connect` picks the implementation for the running event loop:
+
+* on asyncio (and uvloop), :class:`~rocketmq_py._transport.asyncio_connection.AsyncioConnection`,
+  an ``asyncio.Protocol`` whose requests wait on plain futures resolved from ``data_received``:
+  no reader or writer task, no anyio event or cancel scope per request. anyio's own stream API
+  costs ~40% of a producer's CPU per send on asyncio (its cancel scopes, checkpoints and the
+  task hand-offs), and the research's section 6 asks for the transport called directly;
+* on anything else (trio), :class:`~rocketmq_py._transport.stream_connection.StreamConnection`
+  over anyio streams, with a reader and a writer task.
+
+Both encode with the sans-IO :class:`RemotingConnection`, match responses by opaque, coalesce
+the frames written in one loop iteration into one socket write, bound the bytes queued for
+writing (``OUTBOX_LIMIT``), hand requests the server sends (CHECK_TRANSACTION_STATE,
+NOTIFY_CONSUMER_IDS_CHANGED ...) to an optional handler in the pool's task group, and
+translate socket exceptions to :mod:`rocketmq_py.exceptions` at this one boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import socket
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
-import anyio
 import anyio.abc
-import anyio.lowlevel
+import sniffio
 
-from rocketmq_py.exceptions import (
-    ConfigError,
-    ConnectError,
-    ConnectionClosedError,
-    RemoteProtocolError,
-    RequestTimeoutError,
-)
+from rocketmq_py.exceptions import ConfigError, ConnectionClosedError, RequestTimeoutError
 from rocketmq_py.protocol.command import RemotingCommand
-from rocketmq_py.protocol.connection import PendingRequests, RemotingConnection
+from rocketmq_py.protocol.connection import RemotingConnection
 
-__all__ = ["ClientConnection", "PendingResponse", "RequestHandler", "parse_address"]
+__all__ = [
+    "OUTBOX_LIMIT",
+    "ClientConnection",
+    "PendingResponse",
+    "RequestHandler",
+    "parse_address",
+]
 
 #: Bytes of frames queued and not yet written beyond which writers wait (backpressure).
 OUTBOX_LIMIT = 4 * 1024 * 1024
@@ -47,72 +56,32 @@ def parse_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port_text)
 
 
-@dataclass(slots=True)
-class _Waiter:
-    event: anyio.Event = field(default_factory=anyio.Event)
-    response: RemotingCommand | None = None
-    error: BaseException | None = None
+class PendingResponse(ABC):
+    """A request on the wire whose response has not been awaited yet (see ``send_request``)."""
 
-
-class PendingResponse:
-    """A sent request whose response has not been awaited yet."""
-
-    __slots__ = ("_conn", "_opaque", "_request_code", "_waiter")
-
-    def __init__(
-        self, conn: ClientConnection, request_code: int, opaque: int, waiter: _Waiter
-    ) -> None:
-        self._conn = conn
-        self._request_code = request_code
-        self._opaque = opaque
-        self._waiter = waiter
-
+    @abstractmethod
     async def wait(self, timeout: float = 3.0) -> RemotingCommand:
         """The response; raises RequestTimeoutError or ConnectionClosedError."""
-        waiter = self._waiter
-        try:
-            with anyio.move_on_after(timeout):
-                await waiter.event.wait()
-        finally:
-            self._conn._pending.pop(self._opaque)
-        if waiter.error is not None:
-            raise waiter.error
-        if waiter.response is None:
-            raise RequestTimeoutError(
-                f"no response to request code {self._request_code} from {self._conn.address} "
-                f"in {timeout}s"
-            )
-        return waiter.response
 
 
-class ClientConnection:
+class ClientConnection(ABC):
     """A connected Remoting client socket.
 
-    Create with :meth:`connect` inside a task group that runs its reader; close with
-    :meth:`aclose`.
+    Create with :meth:`connect` inside a task group (server requests are served in it); close
+    with :meth:`aclose`.
     """
 
     def __init__(
         self,
         address: str,
-        stream: anyio.abc.SocketStream,
-        handler: RequestHandler | None = None,
-        *,
-        max_in_flight: int = 65536,
+        handler: RequestHandler | None,
+        task_group: anyio.abc.TaskGroup | None,
     ) -> None:
         self.address = address
-        self._stream = stream
         self._conn = RemotingConnection()
-        self._pending: PendingRequests[_Waiter] = PendingRequests(max_in_flight)
         self._handler = handler
-        # Frames written by any task in one loop iteration leave in one socket write (see
-        # _write_loop): many requests in flight cost one syscall per batch, not one each.
-        self._outbox: list[bytes] = []
-        self._outbox_bytes = 0
-        self._outbox_ready = anyio.Event()
-        self._outbox_drained = anyio.Event()
+        self._task_group = task_group
         self._closed = False
-        self._task_group: anyio.abc.TaskGroup | None = None
 
     @classmethod
     async def connect(
@@ -123,28 +92,32 @@ class ClientConnection:
         timeout: float = 3.0,
         handler: RequestHandler | None = None,
     ) -> ClientConnection:
-        """Open a connection to ``address`` and start its reader in ``task_group``."""
+        """Open a connection to ``address`` with the implementation for this event loop.
+
+        Raises:
+            ConnectError: refused, unreachable or timed out.
+            ConfigError: ``address`` is not ``host:port``.
+        """
         host, port = parse_address(address)
-        try:
-            with anyio.fail_after(timeout):
-                stream = await anyio.connect_tcp(host, port)
-        except TimeoutError:
-            raise ConnectError(f"connect to {address} timed out after {timeout}s") from None
-        except OSError as exc:
-            raise ConnectError(f"connect to {address} failed: {exc.strerror or exc}") from None
-        sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = cls(address, stream, handler)
-        conn._task_group = task_group
-        task_group.start_soon(conn._read_loop)
-        task_group.start_soon(conn._write_loop)
-        return conn
+        # Imported here: both implementations subclass this one.
+        if sniffio.current_async_library() == "asyncio":
+            from rocketmq_py._transport.asyncio_connection import AsyncioConnection  # noqa: PLC0415
+
+            implementation: type[AsyncioConnection | StreamConnection] = AsyncioConnection
+        else:
+            from rocketmq_py._transport.stream_connection import StreamConnection  # noqa: PLC0415
+
+            implementation = StreamConnection
+        return await implementation.open(
+            address, host=host, port=port, timeout=timeout, handler=handler, task_group=task_group
+        )
 
     @property
     def closed(self) -> bool:
         """True once the connection is closed (by either side)."""
         return self._closed
 
+    @abstractmethod
     async def request(self, request: RemotingCommand, timeout: float = 3.0) -> RemotingCommand:
         """Send ``request`` and wait for its response.
 
@@ -152,99 +125,40 @@ class ClientConnection:
             RequestTimeoutError: no response within ``timeout`` seconds.
             ConnectionClosedError: the connection closed first.
         """
-        pending = await self.send_request(request)
-        return await pending.wait(timeout)
 
+    @abstractmethod
     async def send_request(self, request: RemotingCommand) -> PendingResponse:
-        """Write ``request`` now and return a handle to await its response later.
+        """Queue ``request`` now and return a handle to await its response later.
 
-        Lets a caller pipeline: the request is on the wire (in order with later ones) when this
-        returns.
+        Lets a caller pipeline: the request leaves in order with later ones.
         """
-        if self._closed:
-            raise ConnectionClosedError(f"connection to {self.address} is closed")
-        waiter = _Waiter()
-        opaque = self._pending.add(request, waiter)
-        try:
-            await self._write(request)
-        except BaseException:
-            self._pending.pop(opaque)
-            raise
-        return PendingResponse(self, request.code, opaque, waiter)
 
+    @abstractmethod
     async def oneway(self, request: RemotingCommand) -> None:
         """Send a oneway request (no response expected)."""
-        request.flag |= 2
-        request.opaque = 0
-        await self._write(request)
 
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close the connection; waiting requests fail with ConnectionClosedError."""
+
+    @abstractmethod
     async def _write(self, command: RemotingCommand) -> None:
-        """Queue ``command`` for the writer task; waits only while the outbox is full."""
-        if self._closed:
-            raise ConnectionClosedError(f"connection to {self.address} is closed")
-        # A cancellation point that does not yield: yielding here would hand each frame to
-        # the writer task on its own and undo the coalescing of a sending loop.
-        await anyio.lowlevel.checkpoint_if_cancelled()
-        data = self._conn.send(command)
-        self._outbox.append(data)
-        self._outbox_bytes += len(data)
-        self._outbox_ready.set()
-        # Backpressure: a peer that stops reading must not make the outbox grow without bound.
-        while self._outbox_bytes > OUTBOX_LIMIT:
-            if self.closed:  # the writer task is gone: this frame will never leave
-                raise ConnectionClosedError(f"send to {self.address} failed: connection closed")
-            await self._outbox_drained.wait()
+        """Queue ``command`` for writing; waits only while too much is queued."""
 
-    async def _write_loop(self) -> None:
-        """Send whatever the outbox holds, joined, until the connection closes."""
-        try:
-            while not self._closed:
-                await self._outbox_ready.wait()
-                self._outbox_ready = anyio.Event()
-                while self._outbox:
-                    frames, self._outbox = self._outbox, []
-                    self._outbox_bytes = 0
-                    await self._stream.send(frames[0] if len(frames) == 1 else b"".join(frames))
-                    drained, self._outbox_drained = self._outbox_drained, anyio.Event()
-                    drained.set()
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-            with anyio.CancelScope(shield=True):
-                await self._shutdown(ConnectionClosedError(f"send to {self.address} failed: {exc}"))
+    # -- shared pieces ------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
-        error: BaseException = ConnectionClosedError(f"connection to {self.address} closed")
-        try:
-            while True:
-                try:
-                    data = await self._stream.receive(65536)
-                except (
-                    anyio.EndOfStream,
-                    anyio.ClosedResourceError,
-                    anyio.BrokenResourceError,
-                    OSError,
-                ):
-                    break
-                self._conn.receive_data(data)
-                for command in self._conn.commands():
-                    if command.is_response:
-                        waiter = self._pending.match(command)
-                        if waiter is None:
-                            log.debug(
-                                "response with unknown opaque %d from %s",
-                                command.opaque,
-                                self.address,
-                            )
-                            continue
-                        waiter.response = command
-                        waiter.event.set()
-                    elif self._handler is not None and self._task_group is not None:
-                        self._task_group.start_soon(self._serve_request, command)
-        except RemoteProtocolError as exc:
-            log.warning("malformed frame from %s: %s", self.address, exc)
-            error = exc
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._shutdown(error)
+    def _closed_error(self) -> ConnectionClosedError:
+        return ConnectionClosedError(f"connection to {self.address} is closed")
+
+    def _timeout_error(self, request: RemotingCommand, timeout: float) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"no response to request code {request.code} from {self.address} in {timeout}s"
+        )
+
+    def _server_request(self, request: RemotingCommand) -> None:
+        """A request the server sent: served by the handler in the pool's task group."""
+        if self._handler is not None and self._task_group is not None:
+            self._task_group.start_soon(self._serve_request, request)
 
     async def _serve_request(self, request: RemotingCommand) -> None:
         assert self._handler is not None
@@ -259,17 +173,5 @@ class ClientConnection:
             with contextlib.suppress(ConnectionClosedError):  # the peer left; nothing to answer
                 await self._write(response)
 
-    async def _shutdown(self, error: BaseException) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._outbox_ready.set()  # let the writer task see the close and end
-        self._outbox_drained.set()
-        for waiter in self._pending.drain():
-            waiter.error = error
-            waiter.event.set()
-        await self._stream.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection; waiting requests fail with ConnectionClosedError."""
-        await self._shutdown(ConnectionClosedError(f"connection to {self.address} closed locally"))
+    def _unmatched(self, response: RemotingCommand) -> None:
+        log.debug("response with unknown opaque %d from %s", response.opaque, self.address)
