@@ -21,6 +21,10 @@ __all__ = ["FaultTracker"]
 
 _LATENCY_MAX_MS = (50, 100, 550, 1000, 2000, 3000, 15000)
 _NOT_AVAILABLE_MS = (0, 0, 30000, 60000, 120000, 180000, 600000)
+#: Latencies below this make no broker unavailable.
+_FIRST_AVOIDED_MS = next(
+    lat for lat, dur in zip(_LATENCY_MAX_MS, _NOT_AVAILABLE_MS, strict=True) if dur
+)
 #: A failed send counts as this latency (Java's isolation value).
 FAILURE_LATENCY_MS = 30000
 
@@ -45,6 +49,8 @@ class FaultTracker:
 
     def record(self, broker_name: str, latency_ms: float, *, failed: bool = False) -> None:
         """Note the outcome of one send to ``broker_name``."""
+        if not failed and latency_ms < _FIRST_AVOIDED_MS and not self._available_at:
+            return  # the common case, once per send: nothing to note
         duration = _avoid_for(FAILURE_LATENCY_MS if failed else latency_ms)
         if duration:
             self._available_at[broker_name] = self._clock() + duration
@@ -63,6 +69,10 @@ class FaultTracker:
         ``avoid_broker``, the one that just failed); else the queue whose broker recovers
         soonest."""
         n = len(queues)
+        if not self._available_at:  # no broker is being avoided (the common case)
+            first = queues[start % n]
+            if first.broker_name != avoid_broker:
+                return first
         ordered = [queues[(start + i) % n] for i in range(n)]
         for queue in ordered:
             if queue.broker_name != avoid_broker and self.is_available(queue.broker_name):

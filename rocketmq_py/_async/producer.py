@@ -48,7 +48,7 @@ from rocketmq_py.protocol.headers.admin import (
     RecallMessageResponseHeader,
 )
 from rocketmq_py.protocol.headers.consumer import UnregisterClientRequestHeader
-from rocketmq_py.protocol.headers.send import SendMessageRequestHeaderV2, SendMessageResponseHeader
+from rocketmq_py.protocol.headers.send import SendMessageResponseHeader
 from rocketmq_py.protocol.message import (
     MessageConst,
     compress_body,
@@ -61,12 +61,15 @@ __all__ = ["AsyncProducer"]
 
 MC = MessageConst
 _RETRY_CODES = frozenset({17, 14, 1, 2, 16, 204, 205, 1500})
-_STATUS = {
+_STATUS: dict[int, SendStatus] = {
     ResponseCode.SUCCESS: SendStatus.SEND_OK,
     ResponseCode.FLUSH_DISK_TIMEOUT: SendStatus.FLUSH_DISK_TIMEOUT,
     ResponseCode.FLUSH_SLAVE_TIMEOUT: SendStatus.FLUSH_SLAVE_TIMEOUT,
     ResponseCode.SLAVE_NOT_AVAILABLE: SendStatus.SLAVE_NOT_AVAILABLE,
 }
+_SEND_V2 = int(RequestCode.SEND_MESSAGE_V2)
+_SEND_BATCH = int(RequestCode.SEND_BATCH_MESSAGE)
+
 CLIENT_INNER_PRODUCER = "CLIENT_INNER_PRODUCER"
 
 
@@ -121,6 +124,7 @@ class AsyncProducer:
         self.compress_over = compress_over
         self.max_message_size = max_message_size
         self.default_topic_queue_nums = default_topic_queue_nums
+        self._queue_nums_text = str(default_topic_queue_nums)
         self._hooks = tuple(hooks)
         self._faults = FaultTracker()
         self._pool = ConnectionPool(connect_timeout=send_timeout, handler=self._server_handler())
@@ -130,6 +134,8 @@ class AsyncProducer:
         self._brokers_seen: set[str] = set()
         # Publish queues per topic, rebuilt only when the client fetched a new route for it.
         self._queue_cache: dict[str, tuple[TopicRouteData, int | None, list[MessageQueueRef]]] = {}
+        # Master address per broker name, with the route it was read from.
+        self._address_memo: dict[str, tuple[TopicRouteData, str]] = {}
 
     @property
     def client_id(self) -> str:
@@ -182,9 +188,14 @@ class AsyncProducer:
         return queues, route
 
     def _broker_address(self, route: TopicRouteData, broker_name: str) -> str:
+        memo = self._address_memo.get(broker_name)
+        if memo is not None and memo[0] is route:  # the same route object: the same address
+            return memo[1]
         for broker in route.broker_datas:
             if broker.broker_name == broker_name and 0 in broker.broker_addrs:
-                return broker.broker_addrs[0]
+                address = broker.broker_addrs[0]
+                self._address_memo[broker_name] = (route, address)
+                return address
         raise TopicNotExistError(17, f"broker {broker_name} has no master address in the route")
 
     # -- sending ----------------------------------------------------------------------------
@@ -208,22 +219,29 @@ class AsyncProducer:
         return _Outgoing(topic, body, props, sys_flag, message.flag, [unique])
 
     def _request(self, out: _Outgoing, queue: MessageQueueRef) -> RemotingCommand:
-        header = SendMessageRequestHeaderV2(
-            producer_group=self.group,
-            topic=queue.topic,
-            default_topic=AUTO_CREATE_TOPIC_KEY,
-            default_topic_queue_nums=self.default_topic_queue_nums,
-            queue_id=queue.queue_id,
-            sys_flag=out.sys_flag,
-            born_timestamp=time.time_ns() // 1_000_000,
-            flag=out.flag,
-            properties=encode_properties(out.properties),
-            reconsume_times=0,
-            unit_mode=False,
-            batch=out.batch,
-        )
-        code = RequestCode.SEND_BATCH_MESSAGE if out.batch else RequestCode.SEND_MESSAGE_V2
-        return RemotingCommand.request(code, header, out.body)
+        """The SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request of one attempt.
+
+        The extFields are written out here rather than through ``SendMessageRequestHeaderV2``:
+        this runs once per send, and the header object costs ~2 µs of a send's ~30. Same keys,
+        same order, same text (``send_header_fields`` in the tests holds it to the header's
+        own encoding).
+        """
+        ext = {
+            "a": self.group,
+            "b": queue.topic,
+            "c": AUTO_CREATE_TOPIC_KEY,
+            "d": self._queue_nums_text,
+            "e": str(queue.queue_id),
+            "f": str(out.sys_flag),
+            "g": str(time.time_ns() // 1_000_000),
+            "h": str(out.flag),
+            "i": encode_properties(out.properties),
+            "j": "0",
+            "k": "false",
+            "m": "true" if out.batch else "false",
+        }
+        code = _SEND_BATCH if out.batch else _SEND_V2
+        return RemotingCommand(code, ext_fields=ext, body=out.body)
 
     def _trace_info(self, out: _Outgoing, properties: object, **extra: Any) -> dict[str, Any]:
         return {
@@ -383,7 +401,7 @@ class AsyncProducer:
                 last_error = exc
                 continue
             self._faults.record(target.broker_name, (time.monotonic() - began) * 1000)
-            status = _STATUS.get(ResponseCode(response.code)) if response.code in _STATUS else None
+            status = _STATUS.get(response.code)
             if status is None:
                 last_error = ResponseError.for_code(response.code, response.remark)
                 if response.code in _RETRY_CODES:
