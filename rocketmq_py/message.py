@@ -97,7 +97,8 @@ class Message:
         if self.keys:
             keys = self.keys if isinstance(self.keys, str) else " ".join(self.keys)
             props[MC.PROPERTY_KEYS] = keys
-        props.update(self._schedule_properties(now_ms, max_delay_ms))
+        if self.delay_level or self.deliver_at is not None or self.delay is not None:
+            props.update(self._schedule_properties(now_ms, max_delay_ms))
         props[MC.PROPERTY_WAIT_STORE_MSG_OK] = "true" if self.wait_store_msg_ok else "false"
         return props
 

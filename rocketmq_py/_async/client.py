@@ -84,6 +84,13 @@ class ClientInstance:
             raise RemoteProtocolError(f"route of {topic} came without a body")
         return TopicRouteData.from_json(response.body)
 
+    def fresh_route(self, topic: str, max_age: float = 30.0) -> TopicRouteData | None:
+        """The cached route of ``topic`` if younger than ``max_age`` seconds, without I/O."""
+        cached = self.routes.get(topic)
+        if cached is not None and time.monotonic() - self._route_time.get(topic, 0) < max_age:
+            return cached
+        return None
+
     async def route(
         self, topic: str, *, max_age: float = 30.0, refresh: bool = False
     ) -> TopicRouteData:

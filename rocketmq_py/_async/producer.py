@@ -57,7 +57,7 @@ from rocketmq_py.protocol.message import (
 )
 from rocketmq_py.protocol.recall_handle import RecallHandle
 
-__all__ = ["AsyncProducer"]
+__all__ = ["AsyncProducer", "Outgoing"]
 
 MC = MessageConst
 _RETRY_CODES = frozenset({17, 14, 1, 2, 16, 204, 205, 1500})
@@ -74,7 +74,7 @@ CLIENT_INNER_PRODUCER = "CLIENT_INNER_PRODUCER"
 
 
 @dataclass(slots=True)
-class _Outgoing:
+class Outgoing:
     """One send (or batch) as it goes on the wire, kept across retries."""
 
     topic: str
@@ -171,6 +171,17 @@ class AsyncProducer:
 
     # -- routing ----------------------------------------------------------------------------
 
+    def _cached_publish_queues(
+        self, topic: str
+    ) -> tuple[list[MessageQueueRef], TopicRouteData] | None:
+        """``_publish_queues`` without a coroutine when the topic's own route is cached and
+        fresh (every send but the first of a period comes here)."""
+        route = self._client.fresh_route(topic)
+        cached = self._queue_cache.get(topic)
+        if route is not None and cached is not None and cached[0] is route and cached[1] is None:
+            return cached[2], route
+        return None
+
     async def _publish_queues(self, topic: str) -> tuple[list[MessageQueueRef], TopicRouteData]:
         try:
             route = await self._client.route(topic)
@@ -200,7 +211,7 @@ class AsyncProducer:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _prepare(self, message: Message) -> _Outgoing:
+    def _prepare(self, message: Message) -> Outgoing:
         """Properties (with a fresh UNIQ_KEY) and the body as sent, computed once per send so
         that retries carry the same message id, as Java's do."""
         props = message.wire_properties()
@@ -216,9 +227,9 @@ class AsyncProducer:
         if len(body) >= self.compress_over:
             body, sys_flag = compress_body(body, sys_flag)
         topic = wrap(self.namespace, message.topic)
-        return _Outgoing(topic, body, props, sys_flag, message.flag, [unique])
+        return Outgoing(topic, body, props, sys_flag, message.flag, [unique])
 
-    def _request(self, out: _Outgoing, queue: MessageQueueRef) -> RemotingCommand:
+    def _request(self, out: Outgoing, queue: MessageQueueRef) -> RemotingCommand:
         """The SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE request of one attempt.
 
         The extFields are written out here rather than through ``SendMessageRequestHeaderV2``:
@@ -243,7 +254,7 @@ class AsyncProducer:
         code = _SEND_BATCH if out.batch else _SEND_V2
         return RemotingCommand(code, ext_fields=ext, body=out.body)
 
-    def _trace_info(self, out: _Outgoing, properties: object, **extra: Any) -> dict[str, Any]:
+    def _trace_info(self, out: Outgoing, properties: object, **extra: Any) -> dict[str, Any]:
         return {
             "namespace": self.namespace,
             "topic": unwrap(self.namespace, out.topic),
@@ -273,6 +284,14 @@ class AsyncProducer:
         is one attempt: a failure is raised, never retried on another queue (Java's
         ``sendSelectImpl``).
         """
+        if (
+            queue is None
+            and selector is None
+            and arg is None
+            and sharding_key is None
+            and not tracing_active(self._hooks)
+        ):
+            return await self._send(self._prepare(message), None)  # the plain send, flat
         selection = selection_of(queue, selector, arg, sharding_key)
         if selection is not None:
             queue = await self._select(message, *selection)
@@ -289,7 +308,7 @@ class AsyncProducer:
         )
 
     async def _send_prepared(
-        self, out: _Outgoing, queue: MessageQueueRef | None, **trace_extra: Any
+        self, out: Outgoing, queue: MessageQueueRef | None, **trace_extra: Any
     ) -> SendResult:
         """Send what ``_prepare`` made (subclasses may mark it first, e.g. as a half message);
         ``trace_extra`` goes into the trace hooks' ``info``."""
@@ -319,7 +338,7 @@ class AsyncProducer:
         topic = messages[0].topic
         if queue is not None and queue.topic != topic:
             raise ConfigError("queue", queue, f"is not a queue of the batch's topic {topic}")
-        parts: list[_Outgoing] = []
+        parts: list[Outgoing] = []
         for message in messages:
             if message.topic != topic:
                 raise ConfigError(
@@ -331,7 +350,7 @@ class AsyncProducer:
                 if getattr(message, name) is not None:
                     raise ConfigError(name, getattr(message, name), "batches cannot be scheduled")
             parts.append(self._prepare(replace(message, body=message.body_bytes())))
-        out = _Outgoing(
+        out = Outgoing(
             wrap(self.namespace, topic),
             b"",
             {},
@@ -379,12 +398,14 @@ class AsyncProducer:
             self._brokers_seen.add(address)
             await self._pool.oneway(address, self._request(out, target))
 
-    async def _send(self, out: _Outgoing, queue: MessageQueueRef | None) -> SendResult:
+    async def _send(self, out: Outgoing, queue: MessageQueueRef | None) -> SendResult:
         attempts = 1 + (0 if queue is not None else self.retries)
         last_error: RocketMQError | None = None
         last_broker: str | None = None
         for _attempt in range(attempts):
-            queues, route = await self._publish_queues(out.topic)
+            queues, route = self._cached_publish_queues(out.topic) or await self._publish_queues(
+                out.topic
+            )
             if queue is not None:
                 target = queue
             else:
@@ -395,7 +416,8 @@ class AsyncProducer:
                 address = self._broker_address(route, target.broker_name)
                 self._remember_broker(address)
                 began = time.monotonic()
-                response = await self._pool.request(address, request, self.send_timeout)
+                conn = self._pool.connection(address) or await self._pool.get(address)
+                response = await conn.request(request, self.send_timeout)
             except TransportError as exc:
                 self._faults.record(target.broker_name, 0, failed=True)
                 last_error = exc
@@ -409,21 +431,79 @@ class AsyncProducer:
                         await self._refresh(out.topic)
                     continue
                 raise last_error
-            header = response.read_header(SendMessageResponseHeader)
-            return SendResult(
-                status=status,
-                msg_id=",".join(out.msg_ids),
-                offset_msg_id=header.msg_id,
-                queue=MessageQueueRef(
-                    unwrap(self.namespace, target.topic), target.broker_name, header.queue_id
-                ),
-                queue_offset=header.queue_offset,
-                region_id=header.msg_region or "DefaultRegion",
-                transaction_id=header.transaction_id,
-                recall_handle=header.recall_handle,
-            )
+            return self._send_result(out, target, status, response)
         assert last_error is not None
         raise last_error
+
+    def _send_result(
+        self,
+        out: Outgoing,
+        target: MessageQueueRef,
+        status: SendStatus,
+        response: RemotingCommand,
+    ) -> SendResult:
+        """The SendResult of a send the broker stored (``status`` from ``_STATUS``)."""
+        header = response.read_header(SendMessageResponseHeader)
+        return SendResult(
+            status=status,
+            msg_id=",".join(out.msg_ids),
+            offset_msg_id=header.msg_id,
+            queue=MessageQueueRef(
+                unwrap(self.namespace, target.topic), target.broker_name, header.queue_id
+            ),
+            queue_offset=header.queue_offset,
+            region_id=header.msg_region or "DefaultRegion",
+            transaction_id=header.transaction_id,
+            recall_handle=header.recall_handle,
+        )
+
+    # -- the blocking producer's direct sends (rocketmq_py._sync.direct) ----------------------
+    # Plain functions, safe to call from another thread: they read the caches the event loop
+    # fills and touch nothing it iterates.
+
+    def direct_send_plan(
+        self, message: Message
+    ) -> tuple[Outgoing, MessageQueueRef, str, RemotingCommand] | None:
+        """What a plain send of ``message`` needs when no I/O has to be set up first: the
+        prepared message, its queue, the broker address and the request. ``None`` when the
+        route is not cached and fresh, the broker was never used (its first heartbeat is
+        due) or tracing is on: such sends go through the event loop."""
+        if tracing_active(self._hooks):
+            return None
+        found = self._cached_publish_queues(wrap(self.namespace, message.topic))
+        if found is None:
+            return None
+        queues, route = found
+        target = self._faults.choose(queues, next(self._counter))
+        address = self._broker_address(route, target.broker_name)
+        if address not in self._brokers_seen:
+            return None
+        out = self._prepare(message)
+        return out, target, address, self._request(out, target)
+
+    def direct_send_done(
+        self,
+        out: Outgoing,
+        target: MessageQueueRef,
+        response: RemotingCommand | None,
+        latency_ms: float,
+    ) -> SendResult | None:
+        """Account for a direct send: its result, ``None`` when it should be retried through
+        the event loop (no response, or a retriable code), or the error of a fatal code."""
+        if response is None:
+            self._faults.record(target.broker_name, 0, failed=True)
+            return None
+        self._faults.record(target.broker_name, latency_ms)
+        status = _STATUS.get(response.code)
+        if status is not None:
+            return self._send_result(out, target, status, response)
+        if response.code in _RETRY_CODES:
+            return None
+        raise ResponseError.for_code(response.code, response.remark)
+
+    async def send_prepared(self, out: Outgoing) -> SendResult:
+        """Send (with retries) a message ``direct_send_plan`` prepared, keeping its id."""
+        return await self._send(out, None)
 
     async def recall(self, topic: str, handle: str) -> str:
         """Cancel a timer message (sent with ``deliver_at`` or ``delay``) before it is due.

@@ -67,11 +67,16 @@ class ConnectionPool:
                 self._connections[address] = conn
             return conn
 
+    def connection(self, address: str) -> ClientConnection | None:
+        """The open connection to ``address`` if there is one (no I/O, no coroutine)."""
+        conn = self._connections.get(address)
+        return conn if conn is not None and not conn.closed else None
+
     async def request(
         self, address: str, request: RemotingCommand, timeout: float = 3.0
     ) -> RemotingCommand:
         """Send a request to ``address`` and wait for the response."""
-        conn = await self.get(address)
+        conn = self.connection(address) or await self.get(address)
         return await conn.request(request, timeout)
 
     async def oneway(self, address: str, request: RemotingCommand) -> None:
