@@ -8,6 +8,7 @@ from typing import Any
 from rocketmq_py._async.producer import AsyncProducer
 from rocketmq_py._async.selectors import MessageQueueSelector
 from rocketmq_py._sync._portal import SyncClient
+from rocketmq_py._sync.direct import DirectSender, Retry
 from rocketmq_py._trace import TraceHook
 from rocketmq_py.message import Message, MessageQueueRef, SendResult
 
@@ -18,7 +19,9 @@ class Producer(SyncClient[AsyncProducer]):
     """Sends messages, blocking; use as ``with Producer("PG", "127.0.0.1:9876") as p:``.
 
     Each method runs its :class:`~rocketmq_py.AsyncProducer` twin on the event loop thread
-    shared by every blocking client, so one producer may be used from several threads at once.
+    shared by every blocking client, so one producer may be used from several threads at once;
+    plain :meth:`send` calls to a topic and broker already used skip that hand-off and are
+    made from the calling thread (see ``rocketmq_py._sync.direct``).
     Calling it from a thread that runs an event loop raises
     :class:`~rocketmq_py.exceptions.SyncInAsyncContextError`: use ``AsyncProducer`` there.
 
@@ -64,6 +67,18 @@ class Producer(SyncClient[AsyncProducer]):
             )
         )
 
+        self._direct: DirectSender | None = None
+
+    def start(self) -> None:
+        super().start()
+        self._direct = DirectSender(self._async)
+
+    def shutdown(self) -> None:
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            direct.close()
+        super().shutdown()
+
     @property
     def group(self) -> str:
         """The producer group."""
@@ -85,7 +100,21 @@ class Producer(SyncClient[AsyncProducer]):
     ) -> SendResult:
         """Send and wait for the broker to store it; retried on retriable failures unless
         ``queue``, ``selector`` (with ``arg``) or ``sharding_key`` chose the queue (one attempt,
-        see :meth:`AsyncProducer.send <rocketmq_py.AsyncProducer.send>`)."""
+        see :meth:`AsyncProducer.send <rocketmq_py.AsyncProducer.send>`).
+
+        A plain send to a topic and broker this producer already used is made from the calling
+        thread on its own socket (see ``rocketmq_py._sync.direct``); a failure is retried on
+        the event loop thread with the same message id.
+        """
+        direct = self._direct
+        plain = queue is None and selector is None and arg is None and sharding_key is None
+        if direct is not None and plain:
+            self._check("send")
+            outcome = direct.send(message)
+            if isinstance(outcome, SendResult):
+                return outcome
+            if isinstance(outcome, Retry):
+                return self._call(self._async.send_prepared, outcome.out)
         return self._call(
             self._async.send,
             message,

@@ -342,3 +342,72 @@ def test_push_consumer_refuses_coroutine_handlers(addr: str) -> None:
         consumer.register(handle)
     with pytest.raises(RuntimeError, match="started"):
         consumer.run_forever(timeout=0)
+
+
+# -- the direct path of plain blocking sends ------------------------------------------------
+
+
+def _drain(addr: str, group: str, queues: list[MessageQueueRef], count: int) -> list[MessageView]:
+    got: list[MessageView] = []
+    with LitePullConsumer(group, addr, consume_from_where="first", auto_commit=False) as consumer:
+        consumer.assign(queues)
+        deadline = time.monotonic() + 20
+        while len(got) < count and time.monotonic() < deadline:
+            got += consumer.poll(0.5)
+        got += consumer.poll(0.5)  # anything beyond count (a duplicate) shows up here
+    return got
+
+
+def test_plain_sends_leave_from_the_calling_threads(addr: str) -> None:
+    with Admin(addr) as admin:
+        queues = create_topic(admin, "SyncDirect", 4)
+    results: list[str] = []
+    errors: list[BaseException] = []
+    with Producer("PG_sync_direct", addr) as producer:
+        results.append(producer.send(Message("SyncDirect", "first")).msg_id)  # via the loop
+        direct = producer._direct
+        assert direct is not None
+        assert not direct._open  # the route and the broker were new: nothing direct yet
+
+        def sender(t: int) -> None:
+            try:
+                for i in range(25):
+                    result = producer.send(Message("SyncDirect", f"t{t}-{i}", keys=f"k{t}"))
+                    assert result.status == SendStatus.SEND_OK
+                    results.append(result.msg_id)
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=sender, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert len(direct._open) == 4  # one socket per sending thread
+    assert not direct._open  # closed by shutdown
+    got = _drain(addr, "CG_sync_direct", queues, 101)
+    assert sorted(m.msg_id for m in got) == sorted(results)
+    assert sorted(m.body.decode() for m in got) == sorted(
+        ["first"] + [f"t{t}-{i}" for t in range(4) for i in range(25)]
+    )
+
+
+def test_a_broken_direct_socket_is_retried_through_the_loop_with_the_same_id(addr: str) -> None:
+    with Admin(addr) as admin:
+        queues = create_topic(admin, "SyncDirectRetry", 2)
+    with Producer("PG_sync_direct_retry", addr) as producer:
+        ids = [producer.send(Message("SyncDirectRetry", f"m{i}")).msg_id for i in range(2)]
+        direct = producer._direct
+        assert direct is not None
+        (conn,) = direct._open  # the second send went direct
+        conn._sock.close()  # the next direct attempt fails on the socket
+        retried = producer.send(Message("SyncDirectRetry", "retried"))
+        assert retried.status == SendStatus.SEND_OK
+        assert conn not in direct._open
+        ids.append(retried.msg_id)
+        ids.append(producer.send(Message("SyncDirectRetry", "after")).msg_id)  # a new socket
+        assert len(direct._open) == 1
+    got = _drain(addr, "CG_sync_direct_retry", queues, 4)
+    assert sorted(m.msg_id for m in got) == sorted(ids)
+    assert sorted(m.body.decode() for m in got) == ["after", "m0", "m1", "retried"]
