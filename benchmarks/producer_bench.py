@@ -5,6 +5,11 @@ helpers of ``remoting_bench.py``), creates a topic, then measures with 1 KiB bod
 ``TagA``):
 
 * ``rocketmq-py sync``: ``await producer.send(msg)``, one in flight; msgs/s, p50/p99 per send.
+* ``rocketmq-py sync (blocking)``: the blocking ``Producer.send(msg)`` from a plain thread
+  (what the cpp client's ``send_sync`` is), one in flight.
+* ``floor sync``: no RocketMQ at all: a blocking socket sending frames of a send's size to an
+  asyncio echo server process that answers each with a response's size. The most any
+  one-in-flight send can reach between two Python processes on this machine, in this run.
 * ``rocketmq-py async x64``: the same send from ``--inflight`` (64) anyio tasks on one producer.
 * ``rocketmq-py batch 32``: ``send_batch`` of ``--batch-size`` (32) messages, one in flight.
 * ``cpp sync`` / ``cpp batch 32``: Apache rocketmq-client-cpp through its Python binding
@@ -30,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from remoting_bench import BenchError, Spawned, spawn_broker, spawn_namesrv
 
-from rocketmq_py import AsyncAdmin, AsyncProducer, Message
+from rocketmq_py import AsyncAdmin, AsyncProducer, Message, Producer
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CPP_PYTHON = Path(os.environ.get("PEERS_DIR", "/tmp/peers")) / "venv-cpp/bin/python"
@@ -122,6 +128,78 @@ async def ours_sync(producer: AsyncProducer, topic: str, body: bytes, count: int
     seconds = clock() - start
     cpu = time.process_time() - cpu
     return make_row("rocketmq-py", "sync", count, seconds, cpu=cpu, lat=latencies)
+
+
+def ours_blocking(namesrv: str, topic: str, body: bytes, count: int) -> Row:
+    """The blocking ``Producer.send`` from a plain thread (run in a worker thread): what the
+    cpp client's ``send_sync`` compares with. Two warm-up sends put the route, the broker
+    and this thread's direct socket in place first."""
+    latencies: list[float] = []
+    clock = time.perf_counter
+    with Producer("PG_producer_bench_blocking", namesrv) as producer:
+        for _ in range(2):
+            producer.send(Message(topic, body, tags="TagA"))
+        cpu = time.process_time()
+        start = clock()
+        for _ in range(count):
+            message = Message(topic, body, tags="TagA")
+            t0 = clock()
+            producer.send(message)
+            latencies.append(clock() - t0)
+        seconds = clock() - start
+        cpu = time.process_time() - cpu
+    return make_row("rocketmq-py", "sync (blocking)", count, seconds, cpu=cpu, lat=latencies)
+
+
+_ECHO_SERVER = """
+import asyncio, socket, sys
+try:
+    import uvloop
+except ImportError:
+    uvloop = None
+RESPONSE = b"r" * int(sys.argv[1])
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def data_received(self, data):
+        self.transport.write(RESPONSE)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.sleep(3600)
+(uvloop.run if uvloop else asyncio.run)(main())
+"""
+
+
+def floor_row(body_size: int, count: int) -> Row:
+    """The machine's floor for one-in-flight request/response between two Python processes:
+    a blocking socket sends frames of a send's size to an asyncio echo server that answers
+    each with a send response's size, no work on either side."""
+    request = b"q" * (body_size + 420)  # a SEND_MESSAGE_V2 frame: ~420 B of header
+    server = subprocess.Popen(
+        [sys.executable, "-c", _ECHO_SERVER, "250"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        latencies: list[float] = []
+        clock = time.perf_counter
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            cpu = time.process_time()
+            start = clock()
+            for _ in range(count):
+                t0 = clock()
+                sock.sendall(request)
+                sock.recv(65536)
+                latencies.append(clock() - t0)
+            seconds = clock() - start
+            cpu = time.process_time() - cpu
+    finally:
+        server.kill()
+        server.wait()
+    return make_row("floor", "sync", count, seconds, cpu=cpu, lat=latencies)
 
 
 async def ours_async(
@@ -246,6 +324,17 @@ async def measure(
         for r in range(args.rounds):
             note(args, f"round {r + 1}/{args.rounds}: rocketmq-py sync")
             rows = [await ours_sync(producer, topic, body, args.sync_messages)]
+            note(args, "rocketmq-py blocking sync")
+            rows.append(
+                await anyio.to_thread.run_sync(
+                    ours_blocking, namesrv, topic, body, args.sync_messages
+                )
+            )
+            if not args.no_floor:
+                note(args, "floor: echo round trips")
+                rows.append(
+                    await anyio.to_thread.run_sync(floor_row, args.body_size, args.sync_messages)
+                )
             if not args.no_cpp:
                 note(args, "cpp sync + batch")
                 rows += await anyio.to_thread.run_sync(cpp_rows, args, namesrv, topic, home)
@@ -286,16 +375,17 @@ def ratios(rows: list[Row]) -> list[tuple[str, float, float, float]]:
     ours = {r.mode: r for r in rows if r.client == "rocketmq-py"}
     out = []
     for cpp in (r for r in rows if r.client == "cpp"):
-        mine = ours.get(cpp.mode)
-        if mine is not None and cpp.msgs_per_s > 0:
-            out.append(
-                (
-                    cpp.mode,
-                    mine.msgs_per_s / cpp.msgs_per_s,
-                    mine.p50_us / cpp.p50_us,
-                    mine.p99_us / cpp.p99_us,
+        for mode in (cpp.mode, f"{cpp.mode} (blocking)"):
+            mine = ours.get(mode)
+            if mine is not None and cpp.msgs_per_s > 0:
+                out.append(
+                    (
+                        mode,
+                        mine.msgs_per_s / cpp.msgs_per_s,
+                        mine.p50_us / cpp.p50_us,
+                        mine.p99_us / cpp.p99_us,
+                    )
                 )
-            )
     return out
 
 
@@ -355,6 +445,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"interpreter with rocketmq-client-python (default {DEFAULT_CPP_PYTHON})",
     )
     parser.add_argument("--no-cpp", action="store_true", help="measure our producer only")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the echo round-trip floor row"
+    )
     parser.add_argument(
         "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="(default uvloop)"
     )
