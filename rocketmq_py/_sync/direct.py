@@ -7,7 +7,8 @@ and broker are already known needs nothing from the event loop, so it is written
 blocking socket owned by the calling thread and answered there, as a Java producer's thread
 does the work of its own synchronous send.
 
-What still goes through the portal: the first sends of a topic and to a broker (route lookup,
+Oneway sends take the same path (written, nothing read). What still goes through the portal:
+the first sends of a topic and to a broker (route lookup,
 first heartbeat), sends that choose their queue, traced sends, and every failure: a network
 error or a retriable response code hands the already prepared message (same message id) to
 the event loop's send, which retries on other queues and brokers as Java does.
@@ -25,7 +26,7 @@ from rocketmq_py._async.producer import AsyncProducer, Outgoing
 from rocketmq_py._transport import parse_address
 from rocketmq_py.exceptions import ConnectionClosedError, RemoteProtocolError
 from rocketmq_py.message import Message, SendResult
-from rocketmq_py.protocol.command import FLAG_RESPONSE, RemotingCommand
+from rocketmq_py.protocol.command import FLAG_ONEWAY, FLAG_RESPONSE, RemotingCommand
 from rocketmq_py.protocol.connection import OpaqueAllocator, RemotingConnection
 
 __all__ = ["DirectSender", "Retry"]
@@ -63,6 +64,11 @@ class _BlockingConnection:
             if not data:
                 raise ConnectionClosedError("the broker closed the connection")
             parser.receive_data(data)
+
+    def write(self, request: RemotingCommand) -> None:
+        """Send a oneway ``request`` (nothing comes back)."""
+        request.opaque = self._opaques()
+        self._sock.sendall(self._parser.send(request))
 
     def close(self) -> None:
         self._sock.close()
@@ -113,6 +119,24 @@ class DirectSender:
             self._drop(address)
         result = producer.direct_send_done(out, target, response, (time.monotonic() - began) * 1000)
         return result if result is not None else Retry(out)
+
+    def send_oneway(self, message: Message) -> bool:
+        """Send ``message`` oneway from this thread; False when it was not sent (not a send
+        this path takes, or the socket failed: send it through the event loop)."""
+        plan = self._producer.direct_send_plan(message)
+        if plan is None:
+            return False
+        _, _, address, request = plan
+        request.flag |= FLAG_ONEWAY
+        try:
+            conn = self._connection(address)
+            if conn is None:
+                return False
+            conn.write(request)
+        except OSError:
+            self._drop(address)
+            return False
+        return True
 
     def _connection(self, address: str) -> _BlockingConnection | None:
         mine: dict[str, _BlockingConnection] | None = getattr(self._local, "connections", None)

@@ -141,7 +141,13 @@ class Producer(SyncClient[AsyncProducer]):
         sharding_key: str | None = None,
     ) -> None:
         """Send without waiting for any answer (no retry, no result); the queue is chosen as
-        for :meth:`send`."""
+        for :meth:`send`, and a plain one leaves from the calling thread like :meth:`send`."""
+        direct = self._direct
+        plain = queue is None and selector is None and arg is None and sharding_key is None
+        if direct is not None and plain:
+            self._check("send_oneway")
+            if direct.send_oneway(message):
+                return None
         return self._call(
             self._async.send_oneway,
             message,
