@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -79,30 +80,6 @@ class _Protocol(asyncio.Protocol):
         self._owner._wake_writers()
 
 
-class _Pending(PendingResponse):
-    __slots__ = ("_conn", "_future", "_opaque", "_request")
-
-    def __init__(
-        self, conn: AsyncioConnection, request: RemotingCommand, opaque: int, future: _Response
-    ) -> None:
-        self._conn = conn
-        self._request = request
-        self._opaque = opaque
-        self._future = future
-
-    async def wait(self, timeout: float = 3.0) -> RemotingCommand:
-        conn, future = self._conn, self._future
-        timer = conn._loop.call_later(timeout, _expire, future)
-        try:
-            response = await future
-        finally:
-            timer.cancel()
-            conn._pending.pop(self._opaque)
-        if response is None:
-            raise conn._timeout_error(self._request, timeout)
-        return response
-
-
 class AsyncioConnection(ClientConnection):
     """A client connection driven by asyncio's transport callbacks."""
 
@@ -151,16 +128,13 @@ class AsyncioConnection(ClientConnection):
     # -- requests ---------------------------------------------------------------------------
 
     async def request(self, request: RemotingCommand, timeout: float = 3.0) -> RemotingCommand:
-        # send_request() and _Pending.wait() fused: every send of every client comes here.
-        if self._closed:
-            raise self._closed_error()
-        if self._write_paused or self._outbox_bytes > OUTBOX_LIMIT:
+        if self._closed or self._write_paused or self._outbox_bytes > OUTBOX_LIMIT:
             await self._writable()
-        future: _Response = self._loop.create_future()
-        opaque = self._pending.add(request, future)
+        opaque, future = self._submit(request)
+        # _wait() written out: one coroutine frame less on the path of every send (~1-2 µs of
+        # ~30 measured at 64 in flight).
         timer = self._loop.call_later(timeout, _expire, future)
         try:
-            self._queue(self._conn.send(request))
             response = await future
         finally:
             timer.cancel()
@@ -170,10 +144,13 @@ class AsyncioConnection(ClientConnection):
         return response
 
     async def send_request(self, request: RemotingCommand) -> PendingResponse:
-        if self._closed:
-            raise self._closed_error()
-        if self._write_paused or self._outbox_bytes > OUTBOX_LIMIT:
+        if self._closed or self._write_paused or self._outbox_bytes > OUTBOX_LIMIT:
             await self._writable()
+        opaque, future = self._submit(request)
+        return PendingResponse(self, request, opaque, future)
+
+    def _submit(self, request: RemotingCommand) -> tuple[int, _Response]:
+        """Register ``request`` for its response and queue it."""
         future: _Response = self._loop.create_future()
         opaque = self._pending.add(request, future)
         try:
@@ -181,7 +158,21 @@ class AsyncioConnection(ClientConnection):
         except BaseException:
             self._pending.pop(opaque)
             raise
-        return _Pending(self, request, opaque, future)
+        return opaque, future
+
+    async def _wait(
+        self, request: RemotingCommand, opaque: int, token: Any, timeout: float
+    ) -> RemotingCommand:
+        future: _Response = token
+        timer = self._loop.call_later(timeout, _expire, future)
+        try:
+            response = await future
+        finally:
+            timer.cancel()
+            self._pending.pop(opaque)
+        if response is None:
+            raise self._timeout_error(request, timeout)
+        return response
 
     async def oneway(self, request: RemotingCommand) -> None:
         request.flag |= 2
@@ -189,9 +180,7 @@ class AsyncioConnection(ClientConnection):
         await self._write(request)
 
     async def _write(self, command: RemotingCommand) -> None:
-        if self._closed:
-            raise self._closed_error()
-        if self._write_paused or self._outbox_bytes > OUTBOX_LIMIT:
+        if self._closed or self._write_paused or self._outbox_bytes > OUTBOX_LIMIT:
             await self._writable()
         self._queue(self._conn.send(command))
 

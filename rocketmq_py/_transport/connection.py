@@ -23,6 +23,7 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio.abc
 import sniffio
@@ -56,12 +57,25 @@ def parse_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port_text)
 
 
-class PendingResponse(ABC):
-    """A request on the wire whose response has not been awaited yet (see ``send_request``)."""
+class PendingResponse:
+    """A request on the wire whose response has not been awaited yet (see ``send_request``).
 
-    @abstractmethod
+    ``token`` is what the connection resumes the waiting caller with (a future, an event).
+    """
+
+    __slots__ = ("_conn", "_opaque", "_request", "_token")
+
+    def __init__(
+        self, conn: ClientConnection, request: RemotingCommand, opaque: int, token: Any
+    ) -> None:
+        self._conn = conn
+        self._request = request
+        self._opaque = opaque
+        self._token = token
+
     async def wait(self, timeout: float = 3.0) -> RemotingCommand:
         """The response; raises RequestTimeoutError or ConnectionClosedError."""
+        return await self._conn._wait(self._request, self._opaque, self._token, timeout)
 
 
 class ClientConnection(ABC):
@@ -132,6 +146,12 @@ class ClientConnection(ABC):
 
         Lets a caller pipeline: the request leaves in order with later ones.
         """
+
+    @abstractmethod
+    async def _wait(
+        self, request: RemotingCommand, opaque: int, token: Any, timeout: float
+    ) -> RemotingCommand:
+        """Wait for the response to a request ``send_request`` registered as ``token``."""
 
     @abstractmethod
     async def oneway(self, request: RemotingCommand) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -30,21 +31,6 @@ class _Waiter:
     event: anyio.Event = field(default_factory=anyio.Event)
     response: RemotingCommand | None = None
     error: BaseException | None = None
-
-
-class _Pending(PendingResponse):
-    __slots__ = ("_conn", "_opaque", "_request", "_waiter")
-
-    def __init__(
-        self, conn: StreamConnection, request: RemotingCommand, opaque: int, waiter: _Waiter
-    ) -> None:
-        self._conn = conn
-        self._request = request
-        self._opaque = opaque
-        self._waiter = waiter
-
-    async def wait(self, timeout: float = 3.0) -> RemotingCommand:
-        return await self._conn._wait(self._request, self._opaque, self._waiter, timeout)
 
 
 class StreamConnection(ClientConnection):
@@ -107,11 +93,12 @@ class StreamConnection(ClientConnection):
         except BaseException:
             self._pending.pop(opaque)
             raise
-        return _Pending(self, request, opaque, waiter)
+        return PendingResponse(self, request, opaque, waiter)
 
     async def _wait(
-        self, request: RemotingCommand, opaque: int, waiter: _Waiter, timeout: float
+        self, request: RemotingCommand, opaque: int, token: Any, timeout: float
     ) -> RemotingCommand:
+        waiter: _Waiter = token
         try:
             with anyio.move_on_after(timeout):
                 await waiter.event.wait()
