@@ -90,6 +90,7 @@ class ServerProtocol(asyncio.Protocol):
         out: list[bytes] = []
         answered: list[RemotingCommand] = []
         dispatch = self._dispatcher.dispatch
+        encode = conn.send
         while True:
             try:
                 cmd = conn.next_command()
@@ -108,7 +109,10 @@ class ServerProtocol(asyncio.Protocol):
             result = dispatch(channel, cmd)
             if isinstance(result, RemotingCommand):
                 if not cmd.flag & FLAG_ONEWAY:
-                    out.append(self._encode(cmd, result))
+                    try:  # self._encode(cmd, result), inlined for the common case
+                        out.append(encode(result))
+                    except Exception:
+                        out.append(self._encode(cmd, result))
                     answered.append(cmd)
             elif result is not None:
                 self._spawn(cmd, result)

@@ -13,6 +13,7 @@ from broker.processors.lock import LockProcessor
 from broker.processors.pull import PullProcessor
 from broker.processors.query import QueryProcessor
 from broker.processors.send import SendProcessor
+from broker.processors.send_back import SendBackProcessor
 
 if TYPE_CHECKING:
     from broker.controller import BrokerController
@@ -24,6 +25,7 @@ def install_processors(controller: BrokerController, dispatcher: Dispatcher) -> 
     """Register every broker request handler on ``dispatcher``."""
     for processor in (
         SendProcessor(controller),
+        SendBackProcessor(controller),
         PullProcessor(controller),
         ClientProcessor(controller),
         ConsumerManageProcessor(controller),

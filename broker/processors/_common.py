@@ -10,7 +10,10 @@ from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.message import UniqueIdGenerator
 
-__all__ = ["FAQ_SUFFIX", "UniqueKeys", "parse_host", "put_status_response"]
+__all__ = ["DLQ_NUMS_PER_GROUP", "FAQ_SUFFIX", "UniqueKeys", "parse_host", "put_status_response"]
+
+DLQ_NUMS_PER_GROUP = 1
+"""Queues of a ``%DLQ%`` topic (Apache's ``DLQ_NUMS_PER_GROUP``)."""
 
 FAQ_SUFFIX = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 

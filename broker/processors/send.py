@@ -1,4 +1,4 @@
-"""SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320), CONSUMER_SEND_MSG_BACK (36).
+"""SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320).
 
 The checks run in Apache's order (``AbstractSendMessageProcessor.msgCheck`` and
 ``SendMessageProcessor``): broker permission, topic name, reserved topics, topic lookup or
@@ -16,29 +16,35 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from broker._server import Channel, Dispatcher
 from broker.managers.topic_validator import (
     RETRY_GROUP_TOPIC_PREFIX,
     dlq_topic,
-    retry_topic,
+    is_not_allowed_send_topic,
+    not_allowed_send_remark,
     validate_topic,
 )
-from broker.processors._common import FAQ_SUFFIX, UniqueKeys, parse_host, put_status_response
+from broker.processors._common import (
+    DLQ_NUMS_PER_GROUP,
+    FAQ_SUFFIX,
+    UniqueKeys,
+    parse_host,
+    put_status_response,
+)
+from broker.processors._stored_props import canonical_bytes, canonical_text, encoded_pairs
 from broker.schedule import apply_delay_level
-from broker.store import FlushDiskType, PutResult, PutStatus
+from broker.store import PutResult, PutStatus
 from broker.timer import TIMER_PROPERTY_SET, TimerRefusal
 from broker.transaction import to_half_message
 from rocketmq_py.exceptions import ProtocolError
 from rocketmq_py.protocol.bodies import TopicConfig
 from rocketmq_py.protocol.codes import MQVersion, RequestCode, ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
-from rocketmq_py.protocol.headers.consumer import ConsumerSendMsgBackRequestHeader
 from rocketmq_py.protocol.headers.send import (
     SendMessageRequestHeader,
     SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
 )
 from rocketmq_py.protocol.message import (
     MessageConst,
@@ -47,7 +53,6 @@ from rocketmq_py.protocol.message import (
     PermName,
     decode_batch,
     decode_properties,
-    decode_record,
 )
 
 if TYPE_CHECKING:
@@ -58,14 +63,37 @@ __all__ = ["SendProcessor"]
 log = logging.getLogger("broker.send")
 
 MC = MessageConst
-DLQ_NUMS_PER_GROUP = 1
 
 SendResult = RemotingCommand | Awaitable[RemotingCommand]
 # V2 carries the V1 fields under one-letter wire names but the same attribute names, so the
 # processor reads either without converting (only bname/broker_name differ; neither is used).
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
-# Topic names repeat on every send; their validity never changes.
-_validate_topic = functools.lru_cache(maxsize=4096)(validate_topic)
+# Properties whose presence sends a message down a path that rewrites its properties
+# (delay levels, timers, transactions) or changes one in place (CLUSTER): the store then
+# encodes the dict instead of taking the producer's text.
+_PLAIN_KEYS: Final = frozenset(
+    (
+        MC.PROPERTY_CLUSTER,
+        MC.PROPERTY_DELAY_TIME_LEVEL,
+        MC.PROPERTY_TRANSACTION_PREPARED,
+        *TIMER_PROPERTY_SET,
+    )
+)
+_UNIQ_KEY: Final = MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+# Enum members read on every send, as plain module constants.
+_SEND_MESSAGE: Final = int(RequestCode.SEND_MESSAGE)
+_PUT_OK: Final = PutStatus.PUT_OK
+
+
+@functools.lru_cache(maxsize=4096)  # topic names repeat on every send; these never change
+def _topic_refusal(topic: str) -> tuple[int, str] | None:
+    """The answer to a send to a topic that is invalid or closed to producers, else None."""
+    problem = validate_topic(topic)
+    if problem:
+        return ResponseCode.SYSTEM_ERROR, problem
+    if is_not_allowed_send_topic(topic):
+        return ResponseCode.NO_PERMISSION, not_allowed_send_remark(topic)
+    return None
 
 
 def _flushed_response(
@@ -85,6 +113,9 @@ class SendProcessor:
         self.c = controller
         self.unique_keys = UniqueKeys(controller.broker_ip)
         self._store_host = (controller.broker_ip, controller.listen_port)
+        self._settings = controller.settings.values
+        # "\x02CLUSTER\x01<name>", appended to every stored message's properties.
+        self._cluster_pair = encoded_pairs({MC.PROPERTY_CLUSTER: controller.cluster_name})
 
     def install(self, dispatcher: Dispatcher) -> None:
         """Register the send codes."""
@@ -92,14 +123,13 @@ class SendProcessor:
             (RequestCode.SEND_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE),
             self.send,
         )
-        dispatcher.register(RequestCode.CONSUMER_SEND_MSG_BACK, self.send_back)
 
     # -- send -------------------------------------------------------------------------------
 
     def send(self, channel: Channel, request: RemotingCommand) -> SendResult:
         """Handle a single or batch send."""
         header: SendHeader
-        if request.code == RequestCode.SEND_MESSAGE:
+        if request.code == _SEND_MESSAGE:
             header = request.read_header(SendMessageRequestHeader)
         else:
             header = request.read_header(SendMessageRequestHeaderV2)
@@ -126,19 +156,14 @@ class SendProcessor:
         self, channel: Channel, request: RemotingCommand, header: SendHeader
     ) -> RemotingCommand | tuple[TopicConfig, int]:
         c = self.c
-        if not PermName.is_writeable(int(c.settings["brokerPermission"])):
+        if not int(self._settings["brokerPermission"]) & PermName.PERM_WRITE:
             return request.make_response(
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] sending message is forbidden",
             )
-        problem = _validate_topic(header.topic)
-        if problem:
-            return request.make_response(ResponseCode.SYSTEM_ERROR, problem)
-        if c.topics.is_not_allowed_send_topic(header.topic):
-            return request.make_response(
-                ResponseCode.NO_PERMISSION,
-                f"Sending message to topic[{header.topic}] is forbidden.",
-            )
+        refusal = _topic_refusal(header.topic)
+        if refusal is not None:
+            return request.make_response(*refusal)
         topic_config = c.topics.select(header.topic)
         if topic_config is None:
             topic_config = c.topics.create_topic_in_send_message_method(
@@ -158,7 +183,8 @@ class SendProcessor:
                     f"topic[{header.topic}] not exist, apply first please!{FAQ_SUFFIX}",
                 )
         queue_id = header.queue_id
-        queue_nums = max(topic_config.read_queue_nums, topic_config.write_queue_nums)
+        read_nums, write_nums = topic_config.read_queue_nums, topic_config.write_queue_nums
+        queue_nums = read_nums if read_nums > write_nums else write_nums
         if queue_id >= queue_nums:
             return request.make_response(
                 ResponseCode.SYSTEM_ERROR,
@@ -168,11 +194,6 @@ class SendProcessor:
         if queue_id < 0:
             queue_id = random.randrange(max(topic_config.write_queue_nums, 1))
         return topic_config, queue_id
-
-    def _base_sys_flag(self, sys_flag: int, filter_type: str) -> int:
-        if filter_type == "MULTI_TAG":
-            sys_flag |= MessageSysFlag.MULTI_TAGS_FLAG
-        return sys_flag
 
     def _send_one(
         self,
@@ -187,6 +208,15 @@ class SendProcessor:
         c = self.c
         topic = header.topic
         reconsume_times = header.reconsume_times or 0
+        # A plain message (no delay level, timer, transaction or CLUSTER property) skips the
+        # paths that rewrite properties, and its stored properties are the producer's text
+        # plus what is appended below (else the store encodes the dict: the same bytes).
+        cluster = self._cluster_pair
+        text = (
+            canonical_text(header.properties, props)
+            if cluster is not None and _PLAIN_KEYS.isdisjoint(props)
+            else None
+        )
         if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             routed = self._route_retry(request, header, reconsume_times)
             if isinstance(routed, RemotingCommand):
@@ -200,22 +230,38 @@ class SendProcessor:
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] sending transaction message is forbidden",
             )
-        if MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in props:
-            props[MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self.unique_keys.next_id(c.clock())
+        if _UNIQ_KEY not in props:
+            uniq = props[_UNIQ_KEY] = self.unique_keys.next_id(c.clock())
+            if text is not None:
+                text = f"{text}\x02{_UNIQ_KEY}\x01{uniq}" if text else f"{_UNIQ_KEY}\x01{uniq}"
         props[MC.PROPERTY_CLUSTER] = c.cluster_name
         wait = props.get(MC.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
+        sys_flag = header.sys_flag
+        if filter_type == "MULTI_TAG":
+            sys_flag |= MessageSysFlag.MULTI_TAGS_FLAG
+        # Positional (the fields in order, zeros for what the store fills): one per send.
         record = MessageRecord(
-            topic=topic,
-            body=request.body or b"",
-            flag=header.flag,
-            properties=props,
-            queue_id=queue_id,
-            sys_flag=self._base_sys_flag(header.sys_flag, filter_type),
-            born_timestamp=header.born_timestamp,
-            born_host=parse_host(channel.remote_address),
-            store_host=self._store_host,
-            reconsume_times=reconsume_times,
+            topic,
+            request.body or b"",
+            header.flag,
+            props,
+            queue_id,
+            0,  # queue_offset
+            0,  # commit_log_offset
+            sys_flag,
+            header.born_timestamp,
+            parse_host(channel.remote_address),
+            0,  # store_timestamp
+            self._store_host,
+            reconsume_times,
         )
+        if text is not None and cluster is not None:  # plain: no timer, half message, delay
+            try:
+                encoded = (text + cluster if text else cluster[1:]).encode()
+            except UnicodeEncodeError:
+                encoded = None  # the store refuses it, as it always did
+            result = c.store.put_message(record, defer=True, encoded_properties=encoded)
+            return self._respond(request, result, wait, queue_id)
         recall_handle = None
         if prepared:
             if not TIMER_PROPERTY_SET.isdisjoint(props):
@@ -284,7 +330,9 @@ class SendProcessor:
                 ResponseCode.MESSAGE_ILLEGAL, "batch body holds no message"
             )
         born_host = parse_host(channel.remote_address)
-        sys_flag = self._base_sys_flag(header.sys_flag, filter_type)
+        sys_flag = header.sys_flag
+        if filter_type == "MULTI_TAG":
+            sys_flag |= MessageSysFlag.MULTI_TAGS_FLAG
         if MessageSysFlag.get_transaction_value(sys_flag) != MessageSysFlag.TRANSACTION_NOT_TYPE:
             return request.make_response(
                 ResponseCode.MESSAGE_ILLEGAL, "batch message does not support transaction"
@@ -292,33 +340,65 @@ class SendProcessor:
         wait = batch_props.get(MC.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
         now = c.clock()
         records = []
+        # What the batch-level properties add to an item that has none of them, as a dict
+        # and as stored text (None: each item's dict is encoded by the store).
+        joined, suffix = self._batch_suffix(batch_props)
+        joined_keys = joined.keys()
+        encoded: list[bytes | None] = []
+        topic, born_timestamp, store_host = header.topic, header.born_timestamp, self._store_host
         for item in items:
             props = item.properties  # decoded for this request alone: ours to change
             if props.get(MC.PROPERTY_DELAY_TIME_LEVEL, "0") not in ("", "0"):
                 return request.make_response(
                     ResponseCode.MESSAGE_ILLEGAL, "batch message does not support delay level"
                 )
-            if MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in props:
-                props[MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self.unique_keys.next_id(now)
-            # Like a 4.x broker, the batch-level properties (CLUSTER, WAIT) join each message's.
-            for key, value in batch_props.items():
-                props.setdefault(key, value)
-            props[MC.PROPERTY_CLUSTER] = c.cluster_name
-            records.append(
+            raw = None
+            if suffix is not None and joined_keys.isdisjoint(props):
+                raw = canonical_bytes(item.raw_properties, props)
+            if _UNIQ_KEY not in props:
+                uniq = props[_UNIQ_KEY] = self.unique_keys.next_id(now)
+                if raw is not None:
+                    pair = f"{_UNIQ_KEY}\x01{uniq}".encode()
+                    raw = raw + b"\x02" + pair if raw else pair
+            if raw is not None and suffix is not None:
+                props.update(joined)  # the same as the loop below when no key is shared
+                encoded.append(raw + suffix if raw else suffix[1:])
+            else:
+                # Like a 4.x broker, the batch-level properties (CLUSTER, WAIT) join each
+                # message's.
+                for key, value in batch_props.items():
+                    props.setdefault(key, value)
+                props[MC.PROPERTY_CLUSTER] = c.cluster_name
+                encoded.append(None)
+            records.append(  # positional, zeros for what the store fills (as in _send_one)
                 MessageRecord(
-                    topic=header.topic,
-                    body=item.body,
-                    flag=item.flag,
-                    properties=props,
-                    queue_id=queue_id,
-                    sys_flag=sys_flag,
-                    born_timestamp=header.born_timestamp,
-                    born_host=born_host,
-                    store_host=self._store_host,
+                    topic,
+                    item.body,
+                    item.flag,
+                    props,
+                    queue_id,
+                    0,
+                    0,
+                    sys_flag,
+                    born_timestamp,
+                    born_host,
+                    0,
+                    store_host,
                 )
             )
-        result = c.store.put_messages(records, defer=True)
+        result = c.store.put_messages(records, defer=True, encoded_properties=encoded)
         return self._respond(request, result, wait, queue_id)
+
+    def _batch_suffix(self, batch_props: dict[str, str]) -> tuple[dict[str, str], bytes | None]:
+        """The properties a batch request's header adds to each of its messages (its own
+        ones, CLUSTER set to ours), and their stored text ``\x02name\x01value...`` (None
+        when they cannot simply be appended)."""
+        joined = dict(batch_props)
+        joined[MC.PROPERTY_CLUSTER] = self.c.cluster_name
+        if _UNIQ_KEY in joined:  # a generated UNIQ_KEY would precede it
+            return joined, None
+        text = encoded_pairs(joined)
+        return joined, None if not text else text.encode()
 
     def _respond(
         self,
@@ -329,21 +409,22 @@ class SendProcessor:
         recall_handle: str | None = None,
     ) -> SendResult:
         c = self.c
-        if result.status is not PutStatus.PUT_OK:
+        if result.status is not _PUT_OK:
             max_size = int(c.settings["maxMessageSize"])
             error = put_status_response(request, result.status.name, max_size)
             if error is not None:
                 return error
-        fields = SendMessageResponseHeader.stored_fields(
-            result.msg_id,
-            queue_id,
-            result.queue_offset,
-            str(c.settings["regionId"]),
-            bool(c.settings["traceOn"]),
-        )
+        settings = self._settings  # the live values (brokers change some at run time)
+        fields = {  # SendMessageResponseHeader.stored_fields, inlined: one per send
+            "msgId": result.msg_id,
+            "queueId": str(queue_id),
+            "queueOffset": str(result.queue_offset),
+            "MSG_REGION": str(settings["regionId"]),
+            "TRACE_ON": "true" if settings["traceOn"] else "false",
+        }
         if recall_handle:
             fields["recallHandle"] = recall_handle
-        if wait and c.store.config.flush_disk_type == FlushDiskType.SYNC_FLUSH:
+        if wait and c.store.sync_flush:
             return self._respond_when_flushed(request, result, fields)
         return request.make_response(ext_fields=fields)
 
@@ -367,70 +448,3 @@ class SendProcessor:
 
         flushed.add_done_callback(settle)
         return response
-
-    # -- send back --------------------------------------------------------------------------
-
-    def send_back(self, channel: Channel, request: RemotingCommand) -> SendResult:
-        """CONSUMER_SEND_MSG_BACK: a consumer failed a message; retry it later or dead-letter it."""
-        c = self.c
-        h = request.read_header(ConsumerSendMsgBackRequestHeader)
-        config = c.groups.find_subscription_group_config(h.group)
-        if config is None:
-            return request.make_response(
-                ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
-                f"subscription group not exist, {h.group}{FAQ_SUFFIX}",
-            )
-        if not PermName.is_writeable(int(c.settings["brokerPermission"])):
-            return request.make_response(
-                ResponseCode.NO_PERMISSION,
-                f"the broker[{c.broker_ip}] sending message is forbidden",
-            )
-        if config.retry_queue_nums <= 0:
-            return request.make_response()
-        raw = c.store.look_message_by_offset(h.offset)
-        if raw is None:
-            return request.make_response(
-                ResponseCode.SYSTEM_ERROR, f"look message by offset failed, {h.offset}"
-            )
-        original, _ = decode_record(raw)
-        props = dict(original.properties)
-        props.setdefault(MC.PROPERTY_RETRY_TOPIC, original.topic)
-        props[MC.PROPERTY_WAIT_STORE_MSG_OK] = "false"
-        max_times = config.retry_max_times
-        if request.version >= MQVersion.V3_4_9 and h.max_reconsume_times is not None:
-            max_times = h.max_reconsume_times
-        delay_level = h.delay_level
-        if original.reconsume_times >= max_times or delay_level < 0:
-            topic = dlq_topic(h.group)
-            queue_nums = DLQ_NUMS_PER_GROUP
-            props.pop(MC.PROPERTY_DELAY_TIME_LEVEL, None)
-        else:
-            topic = retry_topic(h.group)
-            queue_nums = config.retry_queue_nums
-            if delay_level == 0:
-                delay_level = 3 + original.reconsume_times
-            props[MC.PROPERTY_DELAY_TIME_LEVEL] = str(delay_level)
-        topic_config = c.topics.create_topic_in_send_back(
-            topic, queue_nums, PermName.PERM_WRITE | PermName.PERM_READ, 0
-        )
-        if not PermName.is_writeable(topic_config.perm):
-            return request.make_response(
-                ResponseCode.NO_PERMISSION, f"the topic[{topic}] sending message is forbidden"
-            )
-        props.setdefault(MC.PROPERTY_ORIGIN_MESSAGE_ID, h.origin_msg_id or original.offset_msg_id)
-        record = MessageRecord(
-            topic=topic,
-            body=original.body,
-            flag=original.flag,
-            properties=props,
-            queue_id=random.randrange(max(queue_nums, 1)),
-            sys_flag=original.sys_flag,
-            born_timestamp=original.born_timestamp,
-            born_host=original.born_host,
-            store_host=self._store_host,
-            reconsume_times=original.reconsume_times + 1,
-        )
-        apply_delay_level(record, c.delay_levels)
-        result = c.store.put_message(record, defer=True)
-        error = put_status_response(request, result.status.name, int(c.settings["maxMessageSize"]))
-        return error if error is not None else request.make_response()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final, NamedTuple
 
 from broker.store.consume_queue import ConsumeQueue, ConsumeQueueTable, is_valid_topic_dir
-from broker.store.index import IndexKey, IndexService, add_message_keys
+from broker.store.index import IndexKey, IndexService, add_message_keys, topic_key_hash
 from rocketmq_py.protocol.message import MessageConst, MessageRecord, MessageSysFlag, tags_hash
 from rocketmq_py.protocol.topics import RMQ_SYS_SCHEDULE_TOPIC
 
@@ -29,6 +29,11 @@ __all__ = [
 
 SCHEDULE_TOPIC: Final = RMQ_SYS_SCHEDULE_TOPIC
 _PREFIX_SIZE: Final = 48  # the fixed fields up to BORNTIMESTAMP
+_TAGS: Final = MessageConst.PROPERTY_TAGS
+_KEYS: Final = MessageConst.PROPERTY_KEYS
+_UNIQ_KEY: Final = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+_TRANSACTION_TYPE_MASK: Final = int(MessageSysFlag.TRANSACTION_TYPE_MASK)
+_TRANSACTION_ROLLBACK_TYPE: Final = int(MessageSysFlag.TRANSACTION_ROLLBACK_TYPE)
 _DISPATCHED: Final = frozenset(
     (MessageSysFlag.TRANSACTION_NOT_TYPE, MessageSysFlag.TRANSACTION_COMMIT_TYPE)
 )
@@ -110,12 +115,36 @@ class Dispatcher:
         delay_table = self.delay_table
         keys: list[IndexKey] = []
         last = None
+        # The index's newest file, to test "beyond what it holds" (IndexService.wants)
+        # without a call per put: only put_keys, after this loop, changes it.
+        newest = index.files[-1] if index is not None and index.files else None
         for records, cq, store_ts in puts:
             first = records[0]
-            if cq is not None and len(records) == 1:  # a single send: no list to build
-                tags = compute_tags_code(first.topic, first.properties, store_ts, delay_table)
-                cq.put(first.commit_log_offset, first.store_size, tags, first.queue_offset)
-            elif cq is not None:
+            if len(records) == 1:  # a single send: no lists, the common calls inlined
+                props = first.properties
+                phy = first.commit_log_offset
+                if cq is not None:
+                    if first.topic == SCHEDULE_TOPIC:
+                        tags = compute_tags_code(first.topic, props, store_ts, delay_table)
+                    else:
+                        tags = tags_hash(props.get(_TAGS))
+                    cq.put(phy, first.store_size, tags, first.queue_offset)
+                if (
+                    index is not None
+                    and first.sys_flag & _TRANSACTION_TYPE_MASK != _TRANSACTION_ROLLBACK_TYPE
+                    and (newest is None or phy >= newest.end_phy_offset)
+                ):
+                    uniq_key = props.get(_UNIQ_KEY)
+                    if uniq_key:
+                        keys.append((topic_key_hash(first.topic, uniq_key), phy, store_ts))
+                    message_keys = props.get(_KEYS)
+                    if message_keys:
+                        add_message_keys(
+                            keys, first.topic, phy, store_ts, uniq_key=None, keys=message_keys
+                        )
+                last = first
+                continue
+            if cq is not None:
                 cq.put_many(
                     first.queue_offset,
                     [

@@ -81,12 +81,14 @@ class MappedFile:
         flushed: absolute offset up to which it is known to be on disk (flusher bookkeeping).
     """
 
-    __slots__ = ("_map", "_writable", "closed", "fd", "flushed", "path", "size", "start")
+    __slots__ = ("_map", "_writable", "closed", "end", "fd", "flushed", "path", "size", "start")
 
     def __init__(self, path: str, start: int, size: int, fd: int, *, writable: bool) -> None:
         self.path = path
         self.start = start
         self.size = size
+        self.end = start + size
+        """Offset just past the file (an attribute: read on every put)."""
         self.fd = fd
         self.flushed = start
         self.closed = False
@@ -132,11 +134,6 @@ class MappedFile:
             os.close(fd)
             raise
         return cls(path, start, size, fd, writable=writable)
-
-    @property
-    def end(self) -> int:
-        """Offset just past the file."""
-        return self.start + self.size
 
     @property
     def map(self) -> mmap.mmap:

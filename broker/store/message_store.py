@@ -24,7 +24,7 @@ import logging
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 
 from broker.store.appender import append_records
@@ -33,7 +33,7 @@ from broker.store.cleanup import DiskUsage, delete_expired_files
 from broker.store.commitlog import CommitLog
 from broker.store.config import FlushDiskType, StoreConfig
 from broker.store.consume_queue import ConsumeQueue, ConsumeQueueTable, is_valid_topic_dir
-from broker.store.dispatch import Dispatcher, is_dispatched
+from broker.store.dispatch import Dispatcher
 from broker.store.flush import CommitLogFlusher, FlushWaiters, LogicsFlusher
 from broker.store.index import IndexService
 from broker.store.lock_file import StoreLock
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 ArrivalListener = Callable[[str, int, int], None]
 
+_TRANSACTION_TYPE_MASK = int(MessageSysFlag.TRANSACTION_TYPE_MASK)
+_DISPATCHED_TYPES = frozenset((0, int(MessageSysFlag.TRANSACTION_COMMIT_TYPE)))
+_PUT_OK = PutStatus.PUT_OK
 _MAX_PENDING_BYTES = 4 * 1024 * 1024
 """Deferred puts past this many pending bytes are written at once (bounds the memory)."""
 
@@ -116,10 +119,13 @@ class MessageStore(StoreReader):
         self._waiters: FlushWaiters | None = None
         self._clean_timer: asyncio.TimerHandle | None = None
         self._sync = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
+        self.sync_flush: bool = self._sync
+        """Whether puts are acknowledged only once fsynced (``SYNC_FLUSH``); fixed."""
         self._store_ip = ip_to_bytes(config.store_host[0])
         self._store_port = config.store_host[1]
         # An offset message id is this prefix (store address) plus the offset in 16 hex digits.
         self._msg_id_prefix = encode_offset_msg_id(self._store_ip, self._store_port, 0)[:-16]
+        self._msg_id_format = self._msg_id_prefix.replace("%", "%%") + "%016X"
         self._cl_flusher = CommitLogFlusher(commitlog, config, self._on_commitlog_flushed)
         self._logics_flusher = LogicsFlusher(
             table=table,
@@ -259,11 +265,24 @@ class MessageStore(StoreReader):
 
     # -- puts -----------------------------------------------------------------------------------
 
-    def put_message(self, record: MessageRecord, *, defer: bool = False) -> PutResult:
+    def put_message(
+        self,
+        record: MessageRecord,
+        *,
+        defer: bool = False,
+        encoded_properties: bytes | None = None,
+    ) -> PutResult:
         """Store one message (see :meth:`put_messages`)."""
-        return self._put([record], batch=False, defer=defer)
+        encoded = None if encoded_properties is None else (encoded_properties,)
+        return self._put([record], batch=False, defer=defer, encoded=encoded)
 
-    def put_messages(self, records: list[MessageRecord], *, defer: bool = False) -> PutResult:
+    def put_messages(
+        self,
+        records: list[MessageRecord],
+        *,
+        defer: bool = False,
+        encoded_properties: Sequence[bytes | None] | None = None,
+    ) -> PutResult:
         """Store a batch of one topic and queue contiguously in one write.
 
         Without ``defer`` the records are in the page cache and dispatched when this returns.
@@ -274,34 +293,48 @@ class MessageStore(StoreReader):
 
         The caller fills topic, body, flag, properties (and ``raw_properties`` when it has
         the exact bytes), queue_id, sys_flag, born_timestamp, born_host, reconsume_times and
-        prepared_transaction_offset. The store sets commit_log_offset, queue_offset,
-        store_timestamp, store_host, body_crc and store_size on each record. Prepared (4)
-        and rolled-back (12) transactional messages get queue offset 0 and no queue entry.
+        prepared_transaction_offset. ``encoded_properties`` may give, per record, the exact
+        bytes ``encode_properties(record.properties, trailing_separator=False)`` would give
+        (or ``None``): they are stored as they are, unchecked, which spares encoding the
+        dict; the send path builds them from the producer's own text. The store sets
+        commit_log_offset, queue_offset, store_timestamp, store_host, body_crc and
+        store_size on each record. Prepared (4) and rolled-back (12) transactional messages
+        get queue offset 0 and no queue entry.
 
         Returns:
             One :class:`PutResult`; ``msg_id`` joins the offset ids with commas and
             ``queue_offset`` is the first message's.
         """
-        return self._put(records, batch=True, defer=defer)
+        return self._put(records, batch=True, defer=defer, encoded=encoded_properties)
 
-    def _put(self, records: list[MessageRecord], *, batch: bool, defer: bool) -> PutResult:
+    def _put(
+        self,
+        records: list[MessageRecord],
+        *,
+        batch: bool,
+        defer: bool,
+        encoded: Sequence[bytes | None] | None = None,
+    ) -> PutResult:
         began = time.perf_counter()
-        if not self._accepting_puts():
+        # _accepting_puts() and the common case of _disk_accepts_puts(), inlined.
+        if self._state is not _State.RUNNING or self._dispatch_failed:
             return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE)
         if not records:
             return self._refuse(PutStatus.MESSAGE_ILLEGAL)
-        if not self._disk_accepts_puts():
+        if (
+            self._disk_full or self._disk.ratio() * 100 > self.config.disk_max_used_space_ratio
+        ) and not self._disk_accepts_puts():
             return self._refuse(PutStatus.SERVICE_NOT_AVAILABLE)
         first = records[0]
         topic, queue_id = first.topic, first.queue_id
-        tran = first.sys_flag & MessageSysFlag.TRANSACTION_TYPE_MASK
+        tran = first.sys_flag & _TRANSACTION_TYPE_MASK
         if batch and len(records) > 1:
             if tran != MessageSysFlag.TRANSACTION_NOT_TYPE:
                 return self._refuse(PutStatus.MESSAGE_ILLEGAL)
             for r in records:
                 if r.topic != topic or r.queue_id != queue_id or r.sys_flag != first.sys_flag:
                     return self._refuse(PutStatus.MESSAGE_ILLEGAL)
-        dispatched = is_dispatched(tran)
+        dispatched = tran in _DISPATCHED_TYPES  # is_dispatched(tran), inlined
         cq = self.consume_queues.find(topic, queue_id) if dispatched else None
         if dispatched and cq is None:
             if not is_valid_topic_dir(topic):
@@ -321,12 +354,19 @@ class MessageStore(StoreReader):
         # Queue offsets are handed out now; the entries are written once the records are.
         queue_offset = None if cq is None else self._next_queue_offset.get(cq, cq.max_offset)
         start = len(cl.pending)
-        total = self._append(
+        config = self.config
+        total = append_records(
+            cl.pending,
             records,
-            topic=topic_bytes,
-            phy=f.start + pos,
+            topic_bytes,
+            commit_log_offset=f.start + pos,
             queue_offset=queue_offset,
-            store_ts=store_ts,
+            store_timestamp=store_ts,
+            store_ip=self._store_ip,
+            store_port=self._store_port,
+            store_host=config.store_host,
+            max_message_size=config.max_message_size,
+            encoded_properties=encoded,
         )
         if isinstance(total, PutStatus):
             return self._refuse(total)
@@ -345,12 +385,18 @@ class MessageStore(StoreReader):
             except OSError:
                 log.exception("creating a commitlog segment failed")
                 return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED)
-            total = self._append(
+            total = append_records(
+                cl.pending,
                 records,
-                topic=topic_bytes,
-                phy=f.start,
+                topic_bytes,
+                commit_log_offset=f.start,
                 queue_offset=queue_offset,
-                store_ts=store_ts,
+                store_timestamp=store_ts,
+                store_ip=self._store_ip,
+                store_port=self._store_port,
+                store_host=config.store_host,
+                max_message_size=config.max_message_size,
+                encoded_properties=encoded,
             )
             if isinstance(total, PutStatus):  # pragma: no cover - the same records passed
                 return self._refuse(total)
@@ -371,7 +417,7 @@ class MessageStore(StoreReader):
         self._stats.record_put(len(records), total, (time.perf_counter() - began) * 1000)
         # Positional (the fields in order): this runs for every message.
         return PutResult(
-            PutStatus.PUT_OK,
+            _PUT_OK,
             phy,  # wrote_offset
             total,  # wrote_bytes
             self._msg_ids(records),  # msg_id
@@ -398,35 +444,12 @@ class MessageStore(StoreReader):
             log.warning("disk is %.1f%% full: accepting puts again", ratio * 100)
         return True
 
-    def _append(
-        self,
-        records: list[MessageRecord],
-        *,
-        topic: bytes,
-        phy: int,
-        queue_offset: int | None,
-        store_ts: int,
-    ) -> int | PutStatus:
-        """Pack ``records`` onto the pending bytes from commitlog offset ``phy``."""
-        return append_records(
-            self.commitlog.pending,
-            records,
-            topic,
-            commit_log_offset=phy,
-            queue_offset=queue_offset,
-            store_timestamp=store_ts,
-            store_ip=self._store_ip,
-            store_port=self._store_port,
-            store_host=self.config.store_host,
-            max_message_size=self.config.max_message_size,
-        )
-
     def _msg_ids(self, records: list[MessageRecord]) -> str:
         """The offset message ids of stored records, comma-joined."""
-        prefix = self._msg_id_prefix
+        fmt = self._msg_id_format
         if len(records) == 1:
-            return f"{prefix}{records[0].commit_log_offset:016X}"
-        return ",".join([f"{prefix}{r.commit_log_offset:016X}" for r in records])
+            return fmt % records[0].commit_log_offset
+        return ",".join([fmt % r.commit_log_offset for r in records])
 
     def _defer(self, write: PendingWrite) -> None:
         """Leave a deferred put's bytes pending, bounded in size and in time."""

