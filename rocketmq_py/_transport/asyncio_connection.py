@@ -22,6 +22,7 @@ import anyio
 import anyio.abc
 
 from rocketmq_py._transport.connection import (
+    CLOSE_GRACE_S,
     OUTBOX_LIMIT,
     ClientConnection,
     PendingResponse,
@@ -36,9 +37,6 @@ __all__ = ["AsyncioConnection"]
 log = logging.getLogger("rocketmq_py.transport")
 
 _Response = asyncio.Future[RemotingCommand | None]
-
-#: Seconds aclose() lets the transport write what it buffered before resetting the connection.
-_CLOSE_GRACE_S = 1.0
 
 
 def _expire(future: _Response) -> None:
@@ -188,6 +186,8 @@ class AsyncioConnection(ClientConnection):
         transport = self._transport
         if transport is not None and self._write_paused:
             transport.abort()  # the peer stopped reading: what is buffered would never leave
+        elif not self._closed:
+            self._flush()  # frames queued this iteration (a last oneway) leave before the close
         self._fail(ConnectionClosedError(f"connection to {self.address} closed locally"))
         if transport is None:
             return
@@ -195,7 +195,7 @@ class AsyncioConnection(ClientConnection):
         # buffered bytes are written): wait for it, so that a loop stopped right after
         # aclose() leaks no socket; a peer too slow to take the rest gets the connection reset.
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(_CLOSE_GRACE_S):
+            with anyio.move_on_after(CLOSE_GRACE_S):
                 await asyncio.shield(self._lost)
             if not self._lost.done():
                 transport.abort()

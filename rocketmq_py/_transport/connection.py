@@ -33,6 +33,7 @@ from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.connection import RemotingConnection
 
 __all__ = [
+    "CLOSE_GRACE_S",
     "OUTBOX_LIMIT",
     "ClientConnection",
     "PendingResponse",
@@ -42,6 +43,9 @@ __all__ = [
 
 #: Bytes of frames queued and not yet written beyond which writers wait (backpressure).
 OUTBOX_LIMIT = 4 * 1024 * 1024
+
+#: Seconds aclose() lets queued frames leave before it resets the connection.
+CLOSE_GRACE_S = 1.0
 
 log = logging.getLogger("rocketmq_py.transport")
 

@@ -12,6 +12,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from rocketmq_py._transport.connection import (
+    CLOSE_GRACE_S,
     OUTBOX_LIMIT,
     ClientConnection,
     PendingResponse,
@@ -52,6 +53,7 @@ class StreamConnection(ClientConnection):
         self._outbox_bytes = 0
         self._outbox_ready = anyio.Event()
         self._outbox_drained = anyio.Event()
+        self._sending = False  # the writer task is in a socket write
 
     @classmethod
     async def open(
@@ -140,7 +142,9 @@ class StreamConnection(ClientConnection):
                 while self._outbox:
                     frames, self._outbox = self._outbox, []
                     self._outbox_bytes = 0
+                    self._sending = True
                     await self._stream.send(frames[0] if len(frames) == 1 else b"".join(frames))
+                    self._sending = False
                     drained, self._outbox_drained = self._outbox_drained, anyio.Event()
                     drained.set()
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
@@ -190,4 +194,9 @@ class StreamConnection(ClientConnection):
         await self._stream.aclose()
 
     async def aclose(self) -> None:
+        # Frames queued before the close (a last oneway) leave first, unless the peer does not
+        # take them within the grace period.
+        with anyio.move_on_after(CLOSE_GRACE_S):
+            while (self._outbox or self._sending) and not self._closed:
+                await self._outbox_drained.wait()
         await self._shutdown(ConnectionClosedError(f"connection to {self.address} closed locally"))

@@ -111,3 +111,34 @@ async def test_a_peer_that_stops_reading_blocks_writers_then_fails_them(
                 await anyio.sleep(0.01)
         with pytest.raises(ConnectionClosedError):
             await conn.oneway(RemotingCommand.request(9999, None, b"late"))
+
+
+async def test_a_oneway_sent_right_before_aclose_still_leaves() -> None:
+    """Frames queued in the loop iteration of ``aclose()`` are written before the close."""
+    received = bytearray()
+    closed = anyio.Event()
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            while True:
+                try:
+                    received.extend(await stream.receive())
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    break
+        closed.set()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    last = RemotingCommand.request(9999, None, b"goodbye")
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        conn = await ClientConnection.connect(f"127.0.0.1:{port}", tg)
+        await conn.oneway(last)
+        await conn.aclose()
+        with anyio.fail_after(10):
+            await closed.wait()
+        tg.cancel_scope.cancel()
+    parser = RemotingConnection()
+    parser.receive_data(bytes(received))
+    assert [c.body for c in parser.commands() if isinstance(c, RemotingCommand)] == [b"goodbye"]
+    assert conn.closed
