@@ -34,6 +34,9 @@ __all__ = ["ServerProtocol"]
 
 log = logging.getLogger("broker.remoting")
 
+#: Responses written at once within one socket read (a pipelining client sends dozens).
+_RESPONSES_PER_WRITE = 16
+
 
 def _format_address(addr: object) -> str:
     if isinstance(addr, tuple) and len(addr) >= 2:
@@ -114,6 +117,11 @@ class ServerProtocol(asyncio.Protocol):
                     except Exception:
                         out.append(self._encode(cmd, result))
                     answered.append(cmd)
+                    if len(out) >= _RESPONSES_PER_WRITE:
+                        # Let the client start on these while the rest are processed: one
+                        # write for a whole socket read would serialize the two processes.
+                        self._flush_batch(out, answered)
+                        out, answered = [], []
             elif result is not None:
                 self._spawn(cmd, result)
         self._flush_batch(out, answered)
