@@ -113,10 +113,11 @@ class DirectSender:
         response: RemotingCommand | None = None
         try:
             conn = self._connection(address)
-            if conn is not None:
-                response = conn.call(request, producer.send_timeout)
+            if conn is None:
+                return None  # closed by shutdown: nothing was sent
+            response = conn.call(request, producer.send_timeout)
         except (OSError, ConnectionClosedError, RemoteProtocolError):
-            self._drop(address)
+            self._drop(address)  # unreachable broker, reset, timeout: the event loop retries
         result = producer.direct_send_done(out, target, response, (time.monotonic() - began) * 1000)
         return result if result is not None else Retry(out)
 
@@ -144,11 +145,14 @@ class DirectSender:
             mine = self._local.connections = {}
         conn = mine.get(address)
         if conn is None:
+            conn = _BlockingConnection(address, self._producer.send_timeout)  # not under the lock
             with self._lock:
-                if self._closed:
-                    return None
-                conn = _BlockingConnection(address, self._producer.send_timeout)
-                self._open.add(conn)
+                closed = self._closed
+                if not closed:
+                    self._open.add(conn)
+            if closed:
+                conn.close()
+                return None
             mine[address] = conn
         return conn
 
