@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import resource
@@ -355,11 +356,11 @@ class MessageStore(StoreReader):
         queue_offset = None if cq is None else self._next_queue_offset.get(cq, cq.max_offset)
         start = len(cl.pending)
         config = self.config
-        total = append_records(
-            cl.pending,
-            records,
-            topic_bytes,
-            commit_log_offset=f.start + pos,
+        # cl.pending is passed at each call: writing the pending bytes (a roll) replaces it.
+        append = functools.partial(
+            append_records,
+            records=records,
+            topic=topic_bytes,
             queue_offset=queue_offset,
             store_timestamp=store_ts,
             store_ip=self._store_ip,
@@ -368,6 +369,7 @@ class MessageStore(StoreReader):
             max_message_size=config.max_message_size,
             encoded_properties=encoded,
         )
+        total = append(cl.pending, commit_log_offset=f.start + pos)
         if isinstance(total, PutStatus):
             return self._refuse(total)
         if not cl.fits(pos, total):
@@ -385,19 +387,7 @@ class MessageStore(StoreReader):
             except OSError:
                 log.exception("creating a commitlog segment failed")
                 return self._refuse(PutStatus.CREATE_MAPPED_FILE_FAILED)
-            total = append_records(
-                cl.pending,
-                records,
-                topic_bytes,
-                commit_log_offset=f.start,
-                queue_offset=queue_offset,
-                store_timestamp=store_ts,
-                store_ip=self._store_ip,
-                store_port=self._store_port,
-                store_host=config.store_host,
-                max_message_size=config.max_message_size,
-                encoded_properties=encoded,
-            )
+            total = append(cl.pending, commit_log_offset=f.start)
             if isinstance(total, PutStatus):  # pragma: no cover - the same records passed
                 return self._refuse(total)
         phy = f.start + pos
