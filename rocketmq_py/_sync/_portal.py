@@ -9,7 +9,8 @@ forgets ``shutdown()`` still exits (its connections are simply dropped).
 An async client runs inside the portal through ``wrap_async_context_manager``: its
 ``__aenter__`` and ``__aexit__`` run in one task of the loop thread, which is what its task
 groups and cancel scopes need. Each blocking method is then one ``portal.call`` of its async
-twin.
+twin, except the blocking ``Producer``'s plain sends once their route and broker are known
+(``rocketmq_py._sync.direct``: the hand-off costs more than the send).
 """
 
 from __future__ import annotations
