@@ -124,7 +124,6 @@ class AsyncProducer:
         self.compress_over = compress_over
         self.max_message_size = max_message_size
         self.default_topic_queue_nums = default_topic_queue_nums
-        self._queue_nums_text = str(default_topic_queue_nums)
         self._hooks = tuple(hooks)
         self._faults = FaultTracker()
         self._pool = ConnectionPool(connect_timeout=send_timeout, handler=self._server_handler())
@@ -234,14 +233,14 @@ class AsyncProducer:
 
         The extFields are written out here rather than through ``SendMessageRequestHeaderV2``:
         this runs once per send, and the header object costs ~2 µs of a send's ~30. Same keys,
-        same order, same text (``send_header_fields`` in the tests holds it to the header's
-        own encoding).
+        same order, same text (``tests/client/test_send_request_fields.py`` holds it to the
+        header's own encoding).
         """
         ext = {
             "a": self.group,
             "b": queue.topic,
             "c": AUTO_CREATE_TOPIC_KEY,
-            "d": self._queue_nums_text,
+            "d": str(self.default_topic_queue_nums),
             "e": str(queue.queue_id),
             "f": str(out.sys_flag),
             "g": str(time.time_ns() // 1_000_000),
