@@ -39,6 +39,8 @@ class Producer(SyncClient[AsyncProducer]):
     """
 
     _async_twin = "AsyncProducer"
+    # A class default: TransactionProducer builds its async twin without Producer.__init__.
+    _direct: DirectSender | None = None
 
     def __init__(
         self,
@@ -66,8 +68,6 @@ class Producer(SyncClient[AsyncProducer]):
                 namespace=namespace,
             )
         )
-
-        self._direct: DirectSender | None = None
 
     def start(self) -> None:
         super().start()

@@ -19,6 +19,7 @@ import pytest
 
 from rocketmq_py._sync import Admin, LitePullConsumer, Producer, PushConsumer
 from rocketmq_py._sync._portal import portal_leases
+from rocketmq_py._sync.transaction import TransactionProducer
 from rocketmq_py.exceptions import (
     ConfigError,
     RocketMQError,
@@ -165,10 +166,18 @@ def test_errors_reach_the_calling_thread(addr: str) -> None:
         Producer("")
 
 
-def test_methods_need_a_started_client(addr: str) -> None:
-    producer = Producer("PG_sync_idle", addr)
+@pytest.mark.parametrize("kind", ["plain", "transactional"])
+def test_methods_need_a_started_client(addr: str, kind: str) -> None:
+    producer = (
+        Producer("PG_sync_idle", addr)
+        if kind == "plain"
+        else TransactionProducer("PG_sync_idle_tx", addr, checker=lambda message: None)
+    )
+    producer.shutdown()  # not started: nothing to do
     with pytest.raises(RuntimeError, match="started"):
         producer.send(Message("T", "x"))
+    with pytest.raises(RuntimeError, match="started"):
+        producer.send_oneway(Message("T", "x"))
     producer.start()
     try:
         with pytest.raises(RuntimeError, match="already started"):
