@@ -421,27 +421,27 @@ class AsyncProducer:
                 self._faults.record(target.broker_name, 0, failed=True)
                 last_error = exc
                 continue
-            self._faults.record(target.broker_name, (time.monotonic() - began) * 1000)
-            status = _STATUS.get(response.code)
-            if status is None:
-                last_error = ResponseError.for_code(response.code, response.remark)
-                if response.code in _RETRY_CODES:
-                    if response.code == ResponseCode.TOPIC_NOT_EXIST:
-                        await self._refresh(out.topic)
-                    continue
-                raise last_error
-            return self._send_result(out, target, status, response)
+            outcome = self._settle(out, target, response, (time.monotonic() - began) * 1000)
+            if isinstance(outcome, SendResult):
+                return outcome
+            last_error = outcome
+            if outcome.code == ResponseCode.TOPIC_NOT_EXIST:
+                await self._refresh(out.topic)
         assert last_error is not None
         raise last_error
 
-    def _send_result(
-        self,
-        out: Outgoing,
-        target: MessageQueueRef,
-        status: SendStatus,
-        response: RemotingCommand,
-    ) -> SendResult:
-        """The SendResult of a send the broker stored (``status`` from ``_STATUS``)."""
+    def _settle(
+        self, out: Outgoing, target: MessageQueueRef, response: RemotingCommand, latency_ms: float
+    ) -> SendResult | ResponseError:
+        """Account for one attempt's answer: the result of a stored message, the error of a
+        retriable code (returned), or the error of any other code (raised)."""
+        self._faults.record(target.broker_name, latency_ms)
+        status = _STATUS.get(response.code)
+        if status is None:
+            error = ResponseError.for_code(response.code, response.remark)
+            if response.code in _RETRY_CODES:
+                return error
+            raise error
         header = response.read_header(SendMessageResponseHeader)
         return SendResult(
             status=status,
@@ -492,13 +492,8 @@ class AsyncProducer:
         if response is None:
             self._faults.record(target.broker_name, 0, failed=True)
             return None
-        self._faults.record(target.broker_name, latency_ms)
-        status = _STATUS.get(response.code)
-        if status is not None:
-            return self._send_result(out, target, status, response)
-        if response.code in _RETRY_CODES:
-            return None
-        raise ResponseError.for_code(response.code, response.remark)
+        outcome = self._settle(out, target, response, latency_ms)
+        return outcome if isinstance(outcome, SendResult) else None
 
     async def send_prepared(self, out: Outgoing) -> SendResult:
         """Send (with retries) a message ``direct_send_plan`` prepared, keeping its id."""
