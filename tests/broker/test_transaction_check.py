@@ -28,9 +28,9 @@ from tests.broker.txn_client import (
     end_request,
     half_request,
     send_half,
-    wait_for,
 )
 from tests.conftest import broker_settings_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 

@@ -29,9 +29,9 @@ from tests.broker.txn_client import (
     CheckingProducer,
     end_request,
     send_half,
-    wait_for,
 )
 from tests.conftest import ServerProcess, start_broker_process, start_namesrv_process
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -170,12 +170,3 @@ class CheckingProducer:
 
     def checked_keys(self) -> list[str]:
         return [str(c.header.transaction_id) for c in self.checks]
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    """Poll ``condition`` until true; fail after ``timeout`` seconds."""
-    deadline = anyio.current_time() + timeout
-    while not condition():
-        if anyio.current_time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await anyio.sleep(0.05)

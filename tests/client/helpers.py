@@ -5,24 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-import pytest
-
 from rocketmq_py._async.admin import AsyncAdmin
 from rocketmq_py._async.producer import AsyncProducer
 from rocketmq_py.message import Message, MessageQueueRef
+from tests import waiting
 
 #: The broker name of the ``broker`` fixtures.
 BROKER = "broker-a"
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll ``condition`` until true; fail the test after ``timeout`` seconds."""
-    with anyio.move_on_after(timeout):
-        while not condition():
-            await anyio.sleep(0.02)
-        return
-    pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+    """:func:`tests.waiting.wait_for` with the client tests' 10 s default."""
+    await waiting.wait_for(condition, timeout, what)
 
 
 async def create_topic(addr: str, broker: Any, topic: str, queues: int) -> list[MessageQueueRef]:

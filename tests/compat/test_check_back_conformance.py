@@ -25,8 +25,9 @@ from rocketmq_py.protocol.message import (
     decode_offset_msg_id,
     decode_record,
 )
-from tests.broker.txn_client import UNKNOWN, CheckingProducer, end_request, send_half, wait_for
+from tests.broker.txn_client import UNKNOWN, CheckingProducer, end_request, send_half
 from tests.conftest import ROOT, broker_settings_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -20,6 +20,7 @@ from rocketmq_py import (
     MessageView,
 )
 from rocketmq_py.testing import LocalCluster
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -55,14 +56,6 @@ async def create_topics(cluster: LocalCluster, *topics: str, queues: int = 2) ->
             )
         for topic in topics:
             await admin.wait_for_route(topic, timeout=20)
-
-
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    with anyio.move_on_after(timeout):
-        while not condition():
-            await anyio.sleep(0.05)
-        return
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def new_app(cluster: LocalCluster) -> RocketMQApp:
@@ -107,7 +100,7 @@ async def test_payload_types_tag_filter_and_sync_handler(cluster: LocalCluster) 
         await app.publish(topic, {"a": [1, 2]}, tags="json")
         await app.publish(topic, Point(x=3, y=4), tags="model")
         await app.publish(topic, "raw", tags="raw", properties={"p": "v"})
-        await wait_for(lambda: len(got) == 5, "five deliveries")
+        await wait_for(lambda: len(got) == 5, what="five deliveries")
         await anyio.sleep(1.0)  # the filtered message would have arrived by now
     assert got["bytes"] == b"\x00\x01"
     assert got["str"] == ("héllo", "k1 k2")
@@ -136,7 +129,7 @@ async def test_retry_by_exception_then_success_and_explicit_delay(cluster: Local
     async with app:
         await app.publish(topic, "raise")
         await app.publish(topic, "delay")
-        await wait_for(lambda: len(seen) == 4, "both messages delivered twice")
+        await wait_for(lambda: len(seen) == 4, what="both messages delivered twice")
     by_text = {t: [(r, at) for text, r, at in seen if text == t] for t in ("raise", "delay")}
     assert [r for r, _ in by_text["raise"]] == [0, 1]
     assert [r for r, _ in by_text["delay"]] == [0, 1]
@@ -162,10 +155,10 @@ async def test_decode_error_goes_to_dlq_and_consumer_keeps_running(
             bad = await app.publish(topic, b"not json")
             await wait_for(
                 lambda: sum("goes to %DLQ%" in r.getMessage() for r in caplog.records) == 1,
-                "the decode failure of the last allowed delivery",
+                what="the decode failure of the last allowed delivery",
             )
             await app.publish(topic, {"ok": True})
-            await wait_for(lambda: handled == [{"ok": True}], "the next message")
+            await wait_for(lambda: handled == [{"ok": True}], what="the next message")
     lines = [r.getMessage() for r in caplog.records if "cannot decode" in r.getMessage()]
     assert len(lines) == 2
     assert f"cannot decode message {bad.msg_id} of {topic!r} for handler " in lines[0]
@@ -220,7 +213,7 @@ async def test_lifecycle_hooks_publisher_and_orderly(cluster: LocalCluster) -> N
         assert events == ["startup-sync", "startup-async"]
         for n in range(5):
             assert await make_order(n) == {"n": n}
-        await wait_for(lambda: sorted(invoiced) == [0, 1, 2, 3, 4], "five invoices")
+        await wait_for(lambda: sorted(invoiced) == [0, 1, 2, 3, 4], what="five invoices")
     assert events[-1] == "shutdown"
     bills = [e for e in events if e.startswith("bill")]
     assert sorted(bills) == [f"bill {n}" for n in range(5)]

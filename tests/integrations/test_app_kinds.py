@@ -28,7 +28,8 @@ from rocketmq_py import (
 )
 from rocketmq_py.testing import LocalCluster
 from tests.integrations import kinds_app
-from tests.integrations.test_app import create_topics, unique, wait_for
+from tests.integrations.test_app import create_topics, unique
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -128,7 +129,7 @@ async def test_kinds_app_on_the_broker(
     calls = kinds_app.calls
     async with kinds_app.app:
         sent = await publish_scenario()
-        await wait_for(lambda: len(calls) >= EXPECTED_CALLS, "every handler call")
+        await wait_for(lambda: len(calls) >= EXPECTED_CALLS, what="every handler call")
         [dead] = await read_queue(cluster, f"%DLQ%{kinds_app.BILLING}", 1)
     assert summary(calls) == EXPECTED
     assert json.loads(dead.body) == POISON
@@ -177,7 +178,7 @@ async def test_broadcasting_every_instance_gets_every_message(cluster: LocalClus
     ):
         for text in texts:
             await app.publish(topic, text)
-        await wait_for(lambda: len(first) >= 6 and len(second) >= 6, "both instances")
+        await wait_for(lambda: len(first) >= 6 and len(second) >= 6, what="both instances")
     assert sorted(first) == texts
     assert sorted(second) == texts
 
@@ -200,7 +201,7 @@ async def test_delayed_messages_wait_for_their_time(cluster: LocalCluster) -> No
         sent["at"] = time.time()
         await app.publish(topic, "at", deliver_at=int((sent["at"] + TIMER_DELAY) * 1000))
         await app.publish(topic, "now")
-        await wait_for(lambda: len(arrived) == 4, "every message")
+        await wait_for(lambda: len(arrived) == 4, what="every message")
     assert arrived["timer"] - sent["timer"] >= TIMER_DELAY - CLOCK_SLACK
     assert arrived["level"] - sent["level"] >= LEVEL_DELAY - CLOCK_SLACK
     assert arrived["at"] - sent["at"] >= TIMER_DELAY - CLOCK_SLACK
@@ -235,7 +236,7 @@ async def test_raising_handler_is_retried_then_dead_lettered(
                     all(("fine", 0) in calls for calls in seen.values())
                     and len(seen[concurrent]) == 4
                 ),
-                "every group past the poison message",
+                what="every group past the poison message",
             )
             dead = {
                 group: await read_queue(cluster, f"%DLQ%{group}", 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from rocketmq_py import (
 )
 from tests.client.conftest import ONE_SECOND_LEVELS, run_broker, run_namesrv
 from tests.conftest import ROOT, FakeClock, broker_settings_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -111,14 +112,6 @@ def otel() -> Iterator[Otel]:
     meter_provider.shutdown()
 
 
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    with anyio.move_on_after(timeout):
-        while not condition():
-            await anyio.sleep(0.02)
-        return
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
-
-
 def traceparent(span: ReadableSpan) -> str:
     ctx = span.get_span_context()
     assert ctx is not None
@@ -147,7 +140,7 @@ async def consume(addr: str, topic: str, group: str, count: int, **kwargs: Any) 
         return await handler(message)
 
     async with consumer:
-        await wait_for(lambda: len(got) >= count, f"{count} deliveries of {topic}")
+        await wait_for(lambda: len(got) >= count, what=f"{count} deliveries of {topic}")
     return got
 
 
@@ -251,7 +244,7 @@ async def test_process_parent_mode_continues_the_trace(addr: str, otel: Otel) ->
         return True
 
     async with consumer:
-        await wait_for(lambda: bool(seen_in_thread), "the delivery")
+        await wait_for(lambda: bool(seen_in_thread), what="the delivery")
 
     [send] = otel.spans(f"send {topic}")
     assert ids(send.parent) == ids(request.get_span_context())  # the ambient span is the parent
@@ -413,7 +406,7 @@ async def test_transaction_end_and_check_back(addr: str, otel: Otel) -> None:
 
     async with AsyncTransactionProducer("PG_otel_tx", addr, checker=checker, hooks=[hook]) as p:
         await p.send_in_transaction(Message(topic, "tx"), lambda m, r: TransactionState.UNKNOWN)
-        await wait_for(lambda: len(otel.spans(f"end_transaction {topic}")) == 2, "the answer")
+        await wait_for(lambda: len(otel.spans(f"end_transaction {topic}")) == 2, what="the answer")
 
     [half] = otel.spans(f"send {topic}")
     assert half.attributes["messaging.rocketmq.message.type"] == "transaction"
