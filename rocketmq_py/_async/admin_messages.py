@@ -253,16 +253,8 @@ class MessageAdmin(AdminBase):
         for group in await self.query_topic_consume_by_who(message.topic):
             try:
                 connection = await self.consumer_connection(group)
-            except ResponseError as exc:
-                kind = (
-                    TrackType.NOT_ONLINE
-                    if exc.code == ResponseCode.CONSUMER_NOT_ONLINE
-                    else TrackType.UNKNOWN
-                )
-                tracks.append(MessageTrack(group, kind, f"CODE:{exc.code} DESC:{exc.remark}"))
-                continue
             except RocketMQError as exc:
-                tracks.append(MessageTrack(group, TrackType.UNKNOWN, str(exc)))
+                tracks.append(_failed_track(group, exc))
                 continue
             if connection.consume_type is ConsumeType.CONSUME_ACTIVELY:
                 tracks.append(MessageTrack(group, TrackType.PULL))
@@ -272,16 +264,8 @@ class MessageAdmin(AdminBase):
                 continue
             try:
                 consumed = await self._consumed(message, group)
-            except ResponseError as exc:
-                kind = (
-                    TrackType.NOT_ONLINE
-                    if exc.code == ResponseCode.CONSUMER_NOT_ONLINE
-                    else TrackType.UNKNOWN
-                )
-                tracks.append(MessageTrack(group, kind, f"CODE:{exc.code} DESC:{exc.remark}"))
-                continue
             except RocketMQError as exc:
-                tracks.append(MessageTrack(group, TrackType.UNKNOWN, str(exc)))
+                tracks.append(_failed_track(group, exc))
                 continue
             kind = TrackType.CONSUMED if consumed else TrackType.NOT_CONSUME_YET
             subscription = connection.subscription_table.get(message.topic)
@@ -302,3 +286,15 @@ class MessageAdmin(AdminBase):
             ):
                 return wrapper.consumer_offset > message.queue_offset
         return False
+
+
+def _failed_track(group: str, exc: RocketMQError) -> MessageTrack:
+    """The track of a group whose connection or offset could not be read (Java's wording)."""
+    if isinstance(exc, ResponseError):
+        kind = (
+            TrackType.NOT_ONLINE
+            if exc.code == ResponseCode.CONSUMER_NOT_ONLINE
+            else TrackType.UNKNOWN
+        )
+        return MessageTrack(group, kind, f"CODE:{exc.code} DESC:{exc.remark}")
+    return MessageTrack(group, TrackType.UNKNOWN, str(exc))
