@@ -106,10 +106,8 @@ class Producer(SyncClient[AsyncProducer]):
         thread on its own socket (see ``rocketmq_py._sync.direct``); a failure is retried on
         the event loop thread with the same message id.
         """
-        direct = self._direct
-        plain = queue is None and selector is None and arg is None and sharding_key is None
-        if direct is not None and plain:
-            self._check("send")
+        direct = self._direct_for("send", queue, selector, arg, sharding_key)
+        if direct is not None:
             outcome = direct.send(message)
             if isinstance(outcome, SendResult):
                 return outcome
@@ -123,6 +121,23 @@ class Producer(SyncClient[AsyncProducer]):
             arg=arg,
             sharding_key=sharding_key,
         )
+
+    def _direct_for(
+        self,
+        method: str,
+        queue: MessageQueueRef | None,
+        selector: MessageQueueSelector | None,
+        arg: Any,
+        sharding_key: str | None,
+    ) -> DirectSender | None:
+        """The direct sender when this is a plain send of a started producer (checked to come
+        from a thread without an event loop), else ``None``."""
+        direct = self._direct
+        plain = queue is None and selector is None and arg is None and sharding_key is None
+        if direct is None or not plain:
+            return None
+        self._check(method)
+        return direct
 
     def send_batch(
         self, messages: Sequence[Message], *, queue: MessageQueueRef | None = None
@@ -142,12 +157,9 @@ class Producer(SyncClient[AsyncProducer]):
     ) -> None:
         """Send without waiting for any answer (no retry, no result); the queue is chosen as
         for :meth:`send`, and a plain one leaves from the calling thread like :meth:`send`."""
-        direct = self._direct
-        plain = queue is None and selector is None and arg is None and sharding_key is None
-        if direct is not None and plain:
-            self._check("send_oneway")
-            if direct.send_oneway(message):
-                return None
+        direct = self._direct_for("send_oneway", queue, selector, arg, sharding_key)
+        if direct is not None and direct.send_oneway(message):
+            return None
         return self._call(
             self._async.send_oneway,
             message,
