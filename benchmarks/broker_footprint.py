@@ -23,6 +23,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _args import OneLineErrorParser
 from remoting_bench import Spawned, spawn_broker, spawn_namesrv
 
 from rocketmq_py._transport import ClientConnection
@@ -84,7 +85,7 @@ async def fill(addr: str, messages: int, body_size: int, batch: int, inflight: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from _args import OneLineErrorParser
+
 from rocketmq_py.protocol import _json
 from rocketmq_py.protocol.codes import RequestCode, SerializeType
 from rocketmq_py.protocol.command import RemotingCommand
@@ -388,7 +390,7 @@ def print_table(results: list[Result], info: dict[str, object]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=(
             "Benchmark the Remoting codec: encode/decode of a 1 KiB SEND_MESSAGE_V2 request and "
             "its response, JSON headers with orjson and with stdlib json, and ROCKETMQ binary "

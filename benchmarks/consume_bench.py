@@ -42,6 +42,8 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _args import OneLineErrorParser
+
 from rocketmq_py import AsyncAdmin, AsyncProducer, AsyncPushConsumer, Message, MessageView
 from rocketmq_py.exceptions import TopicNotExistError
 from rocketmq_py.message import MessageQueueRef
@@ -199,7 +201,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         epilog="Starts its own namesrv and broker; prints a table (or JSON with --json).",
     )

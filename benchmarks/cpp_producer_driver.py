@@ -24,9 +24,16 @@ import os
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING, Any
 
-from rocketmq.client import Message, Producer
-from rocketmq.ffi import _CSendResult, dll
+from _args import OneLineErrorParser
+
+if TYPE_CHECKING:
+    from rocketmq.client import Message, Producer
+
+# The binding (rocketmq-client-python), imported by main() so that --help and argument errors
+# work with any interpreter; only the cpp peer's venv has it.
+dll: Any = None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -46,6 +53,8 @@ def summary(messages: int, seconds: float, cpu: float, latencies: list[float]) -
 
 
 def make(topic: str, body: bytes) -> Message:
+    from rocketmq.client import Message
+
     msg = Message(topic)
     msg.set_tags("TagA")
     msg.set_body(body)
@@ -71,6 +80,8 @@ def run_batch(
 ) -> dict[str, float]:
     latencies = []
     batches = max(1, count // size)
+    from rocketmq.ffi import _CSendResult
+
     result = _CSendResult()
     cpu = time.process_time()
     start = time.perf_counter()
@@ -92,7 +103,7 @@ def run_batch(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--namesrv", required=True)
@@ -104,6 +115,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=200, help="untimed sends (default 200)")
     parser.add_argument("--modes", default="sync,batch", help="(default sync,batch)")
     args = parser.parse_args()
+    global dll
+    try:
+        from rocketmq.client import Producer
+        from rocketmq.ffi import dll
+    except ImportError as exc:
+        parser.error(f"{exc}: run this with the cpp peer's interpreter (/tmp/peers/venv-cpp)")
     body = b"x" * args.body_size
     logs = os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), "cpp-bench-logs")
     os.makedirs(logs, exist_ok=True)

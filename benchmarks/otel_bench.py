@@ -55,6 +55,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _args import OneLineErrorParser
+
 from integrations.opentelemetry import tracing_hook
 from rocketmq_py import AsyncAdmin, AsyncProducer, Message, TraceHook
 from rocketmq_py._trace import trace
@@ -305,7 +307,7 @@ def print_table(meta: dict[str, Any], rows: list[Row], alone: dict[str, float]) 
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sync-messages", type=int, default=4000, help="per row (4000)")

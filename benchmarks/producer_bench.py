@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from _args import OneLineErrorParser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -395,8 +396,9 @@ def print_table(meta: dict[str, Any], rows: list[Row]) -> None:
         f"loop {meta['loop']}, {meta['cpus']} CPUs, {meta['body_size']} B bodies, "
         f"{meta['queues']} queues, {meta['rounds']} round(s)"
     )
+    width = max([10, *(len(r.mode) for r in rows)])  # "sync (blocking)" is the widest
     header = (
-        f"{'client':<12} {'mode':<10} {'msgs':>8} {'msgs/s':>9} {'p50 µs':>8} {'p99 µs':>8} "
+        f"{'client':<12} {'mode':<{width}} {'msgs':>8} {'msgs/s':>9} {'p50 µs':>8} {'p99 µs':>8} "
         f"{'CPU µs/msg':>10}  {'target':<28} rounds (msgs/s)"
     )
     print(header)
@@ -404,20 +406,21 @@ def print_table(meta: dict[str, Any], rows: list[Row]) -> None:
     for r in rows:
         per_round = ", ".join(f"{x:,.0f}" for x in r.rounds) if len(r.rounds) > 1 else ""
         print(
-            f"{r.client:<12} {r.mode:<10} {r.messages:>8,} {r.msgs_per_s:>9,.0f} "
+            f"{r.client:<12} {r.mode:<{width}} {r.messages:>8,} {r.msgs_per_s:>9,.0f} "
             f"{r.p50_us:>8,.0f} {r.p99_us:>8,.0f} {r.cpu_us_per_msg:>10,.1f}  "
             f"{r.target:<28} {per_round}"
         )
     pairs = ratios(rows)
     if pairs:
         print()
-        print(f"{'ours / cpp':<12} {'msgs/s':>8} {'p50':>8} {'p99':>8}")
+        label = max([12, *(len(mode) for mode, *_ in pairs)])
+        print(f"{'ours / cpp':<{label}} {'msgs/s':>8} {'p50':>8} {'p99':>8}")
         for mode, rate, p50, p99 in pairs:
-            print(f"{mode:<12} {rate:>7.2f}x {p50:>7.2f}x {p99:>7.2f}x")
+            print(f"{mode:<{label}} {rate:>7.2f}x {p50:>7.2f}x {p99:>7.2f}x")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(

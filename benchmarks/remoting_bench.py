@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
+from _args import OneLineErrorParser
+
 from rocketmq_py.protocol.bodies import ClusterInfo
 from rocketmq_py.protocol.codes import RequestCode, ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
@@ -943,7 +945,7 @@ def _csv_ints(text: str) -> list[int]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=(
             "Remoting load generator for mqbroker: sync, in-flight, batch and oneway sends, "
             "pulls, and a name server route smoke test. Prints a table (or --json)."

@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _args import OneLineErrorParser
 from remoting_bench import Frames
 
 from broker._server.protocol import ServerProtocol
@@ -120,7 +121,7 @@ async def _measure(args: argparse.Namespace, mode: str, home: Path) -> tuple[flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

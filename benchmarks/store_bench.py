@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _args import OneLineErrorParser
+
 from broker.store import FlushDiskType, GetMessageStatus, MessageStore, StoreConfig
 from rocketmq_py.protocol.message import MessageConst, MessageRecord
 
@@ -231,7 +233,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineErrorParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000, help="messages per ASYNC case")
     parser.add_argument("--sync-messages", type=int, default=50_000, help="messages per SYNC case")
     parser.add_argument("--size", type=int, default=1024, help="body bytes")

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import anyio
+from _args import OneLineErrorParser
 
 from broker.config import broker_settings
 from broker.controller import BrokerController
@@ -296,7 +297,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

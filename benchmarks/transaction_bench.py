@@ -39,6 +39,8 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _args import OneLineErrorParser
+
 from rocketmq_py import (
     AsyncAdmin,
     AsyncProducer,
@@ -198,7 +200,7 @@ async def run(args: argparse.Namespace, namesrv: str) -> list[Row]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description="Transactional sends (half + commit) next to plain sync sends, msgs/s."
     )
     parser.add_argument("--messages", type=int, default=2000, help="messages per row (2000)")
