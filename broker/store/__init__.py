@@ -6,6 +6,7 @@ On-disk formats are Apache RocketMQ's (``protocol.md`` section 6): records of se
 
 * ``message_store``: :class:`MessageStore`, the facade the processors use.
 * ``reads``: the read half (pulls, offsets, lookups by offset and key).
+* ``writes``: the write half (puts, deferred writes, dispatch, waits for a flush).
 * ``appender``: validating and packing records for a put.
 * ``commitlog``, ``consume_queue``, ``index``, ``checkpoint``: the files.
 * ``mapped_file``: fixed-size files named by offset.

@@ -1,10 +1,11 @@
 """The read half of the store: pulls, offset lookups, lookups by offset and by key.
 
-:class:`StoreReader` is the base of :class:`~broker.store.MessageStore`; it only reads the
-commitlog, consume queues and index that the store owns. Status and offset rules follow
-Java 4.9.8 ``DefaultMessageStore.getMessage`` (``protocol.md`` section 3.3): one call reads
-from one consume-queue file, scans at most ``max(16000, 20 * max_msg_nums)`` bytes of entries,
-and stops at the count and size limits for hot or cold data.
+:class:`StoreReader` is the base of :class:`~broker.store.writes.StoreWriter` (and through it
+of :class:`~broker.store.MessageStore`); it only reads the commitlog, consume queues and index
+that the store owns. Status and offset rules follow Java 4.9.8
+``DefaultMessageStore.getMessage`` (``protocol.md`` section 3.3): one call reads from one
+consume-queue file, scans at most ``max(16000, 20 * max_msg_nums)`` bytes of entries, and stops
+at the count and size limits for hot or cold data.
 """
 
 from __future__ import annotations
