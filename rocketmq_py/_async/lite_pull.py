@@ -28,11 +28,9 @@ rule, ``protocol.md`` 3.7), so ``"last"`` reads such a queue from its beginning.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -40,24 +38,17 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
-from rocketmq_py._async.client import ClientInstance, default_instance_name
+from rocketmq_py._async.consumer_setup import (
+    check_pull_batch_size,
+    consumer_client,
+    not_supported,
+    parse_consume_from_where,
+    parse_message_model,
+    wire_group,
+)
+from rocketmq_py._async.lite_pull_commit import LitePullCommitter
+from rocketmq_py._async.lite_pull_fetch import LitePullFetcher, QueueState
 from rocketmq_py._async.namespace import wrap, wrap_queue
-from rocketmq_py._async.offset_store import (
-    BrokerOffsets,
-    LocalFileOffsetStore,
-    OffsetStore,
-    RemoteBrokerOffsetStore,
-    initial_offset,
-    offset_file_path,
-)
-from rocketmq_py._async.pull import (
-    BROKER_SUSPEND_MS,
-    FETCH_BACKOFF,
-    PULL_TIMEOUT_MARGIN,
-    PullResult,
-    PullStatus,
-    pull,
-)
 from rocketmq_py._async.rebalance import (
     GroupMember,
     Signal,
@@ -65,45 +56,17 @@ from rocketmq_py._async.rebalance import (
     parse_subscription,
 )
 from rocketmq_py._trace import TraceHook, trace
-from rocketmq_py._transport import ClientConnection, ConnectionPool
-from rocketmq_py.exceptions import ConfigError, RocketMQError
+from rocketmq_py._transport import ClientConnection
+from rocketmq_py.exceptions import ConfigError
 from rocketmq_py.message import MessageQueueRef, MessageView
 from rocketmq_py.protocol.bodies import (
-    ConsumeFromWhere,
     ConsumerData,
     ConsumeType,
-    MessageModel,
     SubscriptionData,
 )
-from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
 
 __all__ = ["AsyncLitePullConsumer", "allocate_message_queue_averagely"]
-
-log = logging.getLogger("rocketmq_py.consumer")
-
-_FROM_WHERE = {
-    "last": ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
-    "first": ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
-    "timestamp": ConsumeFromWhere.CONSUME_FROM_TIMESTAMP,
-}
-_MODELS = {"clustering": MessageModel.CLUSTERING, "broadcasting": MessageModel.BROADCASTING}
-
-
-@dataclass(eq=False)
-class _QueueState:
-    """What the consumer knows about one assigned queue."""
-
-    queue: MessageQueueRef
-    fetch_offset: int | None = None
-    consumed: int | None = None
-    committed: int | None = None
-    buffered: int = 0
-    # Bumped by every seek: a pull or offset lookup started before it is stale.
-    epoch: int = 0
-    dropped: bool = False
-    pull_scope: anyio.CancelScope | None = None
-    task_scope: anyio.CancelScope | None = None
 
 
 class AsyncLitePullConsumer:
@@ -168,19 +131,10 @@ class AsyncLitePullConsumer:
         hooks: Sequence[TraceHook] = (),
         namespace: str | None = None,
     ) -> None:
-        if not group:
-            raise ConfigError("group", group, "a consumer group name is required")
-        group = wrap(namespace, group)  # every name on the wire carries the namespace
-        if consume_from_where not in _FROM_WHERE:
-            raise ConfigError(
-                "consume_from_where", consume_from_where, "expected 'last', 'first' or 'timestamp'"
-            )
-        if message_model not in _MODELS:
-            raise ConfigError(
-                "message_model", message_model, "expected 'clustering' or 'broadcasting'"
-            )
-        if not 1 <= pull_batch_size <= 1024:
-            raise ConfigError("pull_batch_size", pull_batch_size, "must be between 1 and 1024")
+        group = wire_group(group, namespace)
+        from_where = parse_consume_from_where(consume_from_where)
+        model = parse_message_model(message_model)
+        check_pull_batch_size(pull_batch_size)
         if max_cached_messages < 1:
             raise ConfigError("max_cached_messages", max_cached_messages, "must be at least 1")
         if auto_commit_interval <= 0:
@@ -194,29 +148,26 @@ class AsyncLitePullConsumer:
         self.auto_commit_interval = auto_commit_interval
         self.pull_batch_size = pull_batch_size
         self.poll_timeout = poll_timeout
-        self.consume_from_where = _FROM_WHERE[consume_from_where]
+        self.consume_from_where = from_where
         self.consume_timestamp_ms = consume_timestamp_ms
-        self.message_model = _MODELS[message_model]
+        self.message_model = model
         self.max_cached_messages = max_cached_messages
         self.request_timeout = request_timeout
-        broadcasting = self.message_model is MessageModel.BROADCASTING
-        if instance_name is None:
-            instance_name = "DEFAULT" if broadcasting else default_instance_name()
-        self._pool = ConnectionPool(connect_timeout=request_timeout, handler=self._on_request)
-        self._client = ClientInstance(
-            namesrv_addr, self._pool, instance_name=instance_name, timeout=request_timeout
+        setup = consumer_client(
+            group,
+            namesrv_addr,
+            model,
+            instance_name=instance_name,
+            request_timeout=request_timeout,
+            offset_store_dir=offset_store_dir,
+            on_request=self._on_request,
         )
-        self._offset_file = offset_file_path(offset_store_dir, self._client.client_id, group)
-        self._broker_offsets = BrokerOffsets(self._client, group, request_timeout)
-        self._offsets: OffsetStore = (
-            LocalFileOffsetStore(self._offset_file)
-            if broadcasting
-            else RemoteBrokerOffsetStore(self._broker_offsets)
-        )
+        self._pool, self._client, self._offset_file = setup.pool, setup.client, setup.offset_file
+        self._broker_offsets, self._offsets = setup.broker_offsets, setup.offsets
         self._mode: Literal["assign", "subscribe"] | None = None
         self._subscriptions: dict[str, SubscriptionData] = {}
-        self._states: dict[MessageQueueRef, _QueueState] = {}
-        self._buffer: deque[tuple[_QueueState, MessageView]] = deque()
+        self._states: dict[MessageQueueRef, QueueState] = {}
+        self._buffer: deque[tuple[QueueState, MessageView]] = deque()
         self._buffered_total = 0
         self._reserved = 0
         self._arrival = Signal()
@@ -232,6 +183,8 @@ class AsyncLitePullConsumer:
             assign=self._assign_from_rebalance,
         )
         self._membership_started = False
+        self._fetcher = LitePullFetcher(self)
+        self._committer = LitePullCommitter(self)
 
     # -- identity and configuration ---------------------------------------------------------
 
@@ -255,9 +208,9 @@ class AsyncLitePullConsumer:
             raise ConfigError("assign", "subscribe", "a consumer either subscribes or assigns")
         self._mode = "assign"
         wrapped = [wrap_queue(self.namespace, q) for q in queues]
-        removed = self._apply_assignment(list(dict.fromkeys(wrapped)))
+        removed = self._fetcher.apply_assignment(list(dict.fromkeys(wrapped)))
         if removed and self._running and self.auto_commit and self._task_group is not None:
-            self._task_group.start_soon(self._commit_dropped, removed)
+            self._task_group.start_soon(self._committer.commit_dropped, removed)
 
     def subscribe(self, topic: str, expression: str = "*") -> None:
         """Join the group on ``topic``, reading the messages whose tag matches ``expression``.
@@ -313,11 +266,11 @@ class AsyncLitePullConsumer:
         self._task_group = task_group
         self._running = True
         for state in self._states.values():
-            task_group.start_soon(self._run_fetcher, state)
+            task_group.start_soon(self._fetcher.run_queue, state)
         if self._mode == "subscribe":
             self._start_membership()
         if self.auto_commit:
-            task_group.start_soon(self._auto_commit_loop)
+            task_group.start_soon(self._committer.auto_commit_loop)
 
     async def shutdown(self) -> None:
         """Stop fetching, commit (with ``auto_commit``), leave the group and disconnect."""
@@ -334,7 +287,7 @@ class AsyncLitePullConsumer:
             try:
                 with anyio.move_on_after(3 * self.request_timeout, shield=True):
                     if self.auto_commit:
-                        await self._commit_positions(raise_errors=False)
+                        await self._committer.commit_positions(raise_errors=False)
                     await self._member.unregister()
             finally:
                 for state in self._states.values():
@@ -417,41 +370,27 @@ class AsyncLitePullConsumer:
         high = await self._broker_offsets.max_offset(queue)
         if not low <= offset <= high:
             raise ConfigError("offset", offset, f"outside [{low}, {high}] of {queue}")
-        self._reset_position(state, offset)
+        self._fetcher.seek(state, offset)
 
     async def seek_to_begin(self, queue: MessageQueueRef) -> None:
         """Read ``queue`` from its first message still stored."""
         self._check_running()
         queue = wrap_queue(self.namespace, queue)
         state = self._assigned(queue)
-        self._reset_position(state, await self._broker_offsets.min_offset(queue))
+        self._fetcher.seek(state, await self._broker_offsets.min_offset(queue))
 
     async def seek_to_end(self, queue: MessageQueueRef) -> None:
         """Read only messages of ``queue`` stored from now on."""
         self._check_running()
         queue = wrap_queue(self.namespace, queue)
         state = self._assigned(queue)
-        self._reset_position(state, await self._broker_offsets.max_offset(queue))
+        self._fetcher.seek(state, await self._broker_offsets.max_offset(queue))
 
-    def _assigned(self, queue: MessageQueueRef) -> _QueueState:
+    def _assigned(self, queue: MessageQueueRef) -> QueueState:
         state = self._states.get(queue)
         if state is None:
             raise ConfigError("queue", queue, "is not assigned to this consumer")
         return state
-
-    def _reset_position(self, state: _QueueState, offset: int) -> None:
-        state.epoch += 1
-        state.fetch_offset = state.consumed = offset
-        self._purge(state)
-        if state.pull_scope is not None:
-            state.pull_scope.cancel()
-
-    def _purge(self, state: _QueueState) -> None:
-        if state.buffered:
-            self._buffer = deque(entry for entry in self._buffer if entry[0] is not state)
-            self._buffered_total -= state.buffered
-            state.buffered = 0
-            self._room.notify()
 
     # -- offsets ----------------------------------------------------------------------------
 
@@ -477,177 +416,13 @@ class AsyncLitePullConsumer:
         """
         self._check_running()
         if offsets is None:
-            await self._commit_positions(raise_errors=True)
+            await self._committer.commit_positions(raise_errors=True)
             return
         offsets = {wrap_queue(self.namespace, q): o for q, o in offsets.items()}
         for queue, offset in offsets.items():
             if offset < 0:
                 raise ConfigError("offsets", {queue: offset}, "offsets must not be negative")
-        await self._commit_offsets(dict(offsets), raise_errors=True)
-
-    async def _commit_positions(self, *, raise_errors: bool) -> None:
-        await self._commit_offsets(self._changed_positions(self._states.values()), raise_errors)
-
-    @staticmethod
-    def _changed_positions(states: Iterable[_QueueState]) -> dict[MessageQueueRef, int]:
-        return {
-            s.queue: s.consumed
-            for s in states
-            if s.consumed is not None and s.consumed != s.committed
-        }
-
-    async def _commit_offsets(
-        self, offsets: dict[MessageQueueRef, int], raise_errors: bool
-    ) -> None:
-        stored, error = await self._offsets.commit(offsets)
-        self._mark_committed(stored)
-        if error is not None and raise_errors:
-            raise error
-
-    def _mark_committed(self, offsets: dict[MessageQueueRef, int]) -> None:
-        for queue, offset in offsets.items():
-            state = self._states.get(queue)
-            if state is not None:
-                state.committed = offset
-
-    async def _commit_dropped(self, states: list[_QueueState]) -> None:
-        await self._commit_offsets(self._changed_positions(states), raise_errors=False)
-
-    async def _auto_commit_loop(self) -> None:
-        while True:
-            await anyio.sleep(self.auto_commit_interval)
-            try:
-                await self._commit_positions(raise_errors=False)
-            except Exception:
-                log.exception("auto-commit of %s failed", self.group)
-
-    async def _initial_offset(self, queue: MessageQueueRef) -> tuple[int, int | None]:
-        """Where a newly assigned queue starts, and its committed offset if there is one."""
-        return await initial_offset(
-            self._offsets,
-            self._broker_offsets,
-            queue,
-            self.consume_from_where,
-            self.consume_timestamp_ms,
-        )
-
-    # -- fetching ---------------------------------------------------------------------------
-
-    def _apply_assignment(self, queues: list[MessageQueueRef]) -> list[_QueueState]:
-        """Make ``queues`` the assignment; returns the states dropped."""
-        wanted = set(queues)
-        removed = [state for queue, state in self._states.items() if queue not in wanted]
-        for state in removed:
-            del self._states[state.queue]
-            state.dropped = True
-            self._purge(state)
-            if state.task_scope is not None:
-                state.task_scope.cancel()
-        for queue in queues:
-            if queue not in self._states:
-                state = _QueueState(queue)
-                self._states[queue] = state
-                if self._running and self._task_group is not None:
-                    self._task_group.start_soon(self._run_fetcher, state)
-        if removed:
-            # A fetcher waiting for room may now get a larger share.
-            self._room.notify()
-        return removed
-
-    def _expression(self, queue: MessageQueueRef) -> str:
-        subscription = self._subscriptions.get(queue.topic)
-        return subscription.sub_string if subscription is not None else "*"
-
-    async def _run_fetcher(self, state: _QueueState) -> None:
-        with anyio.CancelScope() as scope:
-            state.task_scope = scope
-            if not state.dropped:
-                await self._fetch_loop(state)
-
-    async def _reserve(self) -> int:
-        """Room for one pull: at most a batch, a fair share and what the buffer has left."""
-        while True:
-            room = self.max_cached_messages - self._buffered_total - self._reserved
-            if room > 0:
-                share = max(1, self.max_cached_messages // max(1, len(self._states)))
-                count = min(self.pull_batch_size, share, room)
-                self._reserved += count
-                return count
-            await self._room.wait()
-
-    async def _fetch_loop(self, state: _QueueState) -> None:
-        queue = state.queue
-        while not state.dropped:
-            if state.fetch_offset is None:
-                epoch = state.epoch
-                try:
-                    offset, committed = await self._initial_offset(queue)
-                except Exception as exc:
-                    log.warning("cannot find where to start %s: %s", queue, exc)
-                    await anyio.sleep(FETCH_BACKOFF)
-                    continue
-                if state.epoch == epoch and state.fetch_offset is None:
-                    state.fetch_offset = state.consumed = offset
-                    state.committed = committed
-                continue
-            count = await self._reserve()
-            offset, epoch = state.fetch_offset, state.epoch
-            result: PullResult | None = None
-            error: Exception | None = None
-            started = anyio.current_time()
-            try:
-                with anyio.CancelScope() as state.pull_scope:
-                    try:
-                        result = await pull(
-                            self._client,
-                            self.group,
-                            queue,
-                            offset,
-                            max_nums=count,
-                            expression=self._expression(queue),
-                            suspend_ms=BROKER_SUSPEND_MS,
-                            timeout=PULL_TIMEOUT_MARGIN,
-                            namespace=self.namespace,
-                        )
-                    except Exception as exc:  # a fetcher must outlive any one bad pull
-                        error = exc
-                state.pull_scope = None
-                if result is not None and state.epoch == epoch and not state.dropped:
-                    self._accept(state, result)
-            finally:
-                self._reserved -= count
-                self._room.notify()
-            if error is not None:
-                if isinstance(error, RocketMQError):
-                    log.warning("pull from %s at %d failed: %s", queue, offset, error)
-                else:
-                    log.error("pull from %s at %d failed", queue, offset, exc_info=error)
-                await anyio.sleep(FETCH_BACKOFF)
-            elif (
-                result is not None
-                and result.status is PullStatus.NO_NEW_MSG
-                and anyio.current_time() - started < 0.05
-            ):
-                # The broker did not hold the request (a slave, or long polling disabled):
-                # do not spin.
-                await anyio.sleep(0.1)
-
-    def _accept(self, state: _QueueState, result: PullResult) -> None:
-        state.fetch_offset = result.next_begin_offset
-        if result.status is PullStatus.OFFSET_ILLEGAL:
-            log.warning(
-                "offset of %s moved by the broker, continuing at %d",
-                state.queue,
-                result.next_begin_offset,
-            )
-        if result.messages:
-            for message in result.messages:
-                self._buffer.append((state, message))
-            state.buffered += len(result.messages)
-            self._buffered_total += len(result.messages)
-            self._arrival.notify()
-        elif state.buffered == 0:
-            state.consumed = state.fetch_offset
+        await self._committer.commit_offsets(dict(offsets), raise_errors=True)
 
     # -- group membership -------------------------------------------------------------------
 
@@ -663,12 +438,7 @@ class AsyncLitePullConsumer:
         """Requests brokers send us on pooled connections."""
         if self._mode == "subscribe" and self._member.on_notify(conn, request):
             return None
-        if request.is_oneway:
-            return None
-        return request.make_response(
-            ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
-            f"request code {request.code} is not supported by this consumer",
-        )
+        return not_supported(request)
 
     def _consumer_data(self) -> ConsumerData:
         return ConsumerData(
@@ -680,6 +450,6 @@ class AsyncLitePullConsumer:
         )
 
     async def _assign_from_rebalance(self, queues: list[MessageQueueRef]) -> None:
-        removed = self._apply_assignment(queues)
+        removed = self._fetcher.apply_assignment(queues)
         if removed and self.auto_commit:
-            await self._commit_dropped(removed)
+            await self._committer.commit_dropped(removed)

@@ -54,11 +54,8 @@ consumer, or when the consumer stopped too abruptly, is delivered again.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import inspect
 import logging
-import math
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -67,42 +64,39 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 
-from rocketmq_py._async.client import ClientInstance, default_instance_name
-from rocketmq_py._async.namespace import wrap
-from rocketmq_py._async.offset_store import (
-    BrokerOffsets,
-    LocalFileOffsetStore,
-    OffsetStore,
-    RemoteBrokerOffsetStore,
-    offset_file_path,
+from rocketmq_py._async.consumer_setup import (
+    check_pull_batch_size,
+    consumer_client,
+    not_supported,
+    parse_consume_from_where,
+    parse_message_model,
+    wire_group,
 )
+from rocketmq_py._async.namespace import wrap
 from rocketmq_py._async.orderly import SUSPEND_TIME, SUSPEND_TIME_RANGE, OrderlyService
 from rocketmq_py._async.process_queue import ProcessQueue
+from rocketmq_py._async.push_concurrent import ConcurrentService
 from rocketmq_py._async.push_fetch import PushFetcher
+from rocketmq_py._async.push_invoke import HandlerInvoker
 from rocketmq_py._async.rebalance import (
     GroupMember,
     parse_subscription,
 )
 from rocketmq_py._async.send_back import SendBack
 from rocketmq_py._async.user_code import is_async_callable
-from rocketmq_py._trace import TraceHook, trace
-from rocketmq_py._transport import ClientConnection, ConnectionPool
-from rocketmq_py.exceptions import ConfigError, RocketMQError
+from rocketmq_py._trace import TraceHook
+from rocketmq_py._transport import ClientConnection
+from rocketmq_py.exceptions import ConfigError
 from rocketmq_py.message import MessageQueueRef, MessageView
 from rocketmq_py.protocol.bodies import (
-    ConsumeFromWhere,
     ConsumerData,
     ConsumeType,
     MessageModel,
     SubscriptionData,
 )
-from rocketmq_py.protocol.codes import ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
-from rocketmq_py.protocol.message import (
-    MessageConst,
-)
 from rocketmq_py.protocol.topics import (
     DLQ_GROUP_TOPIC_PREFIX,
     RETRY_GROUP_TOPIC_PREFIX,
@@ -112,8 +106,6 @@ from rocketmq_py.protocol.topics import (
 __all__ = ["AsyncPushConsumer", "MessageHandler"]
 
 log = logging.getLogger("rocketmq_py.consumer")
-
-MC = MessageConst
 
 #: A handler: called with one message; ``None``/``True`` means done, ``False`` or an exception
 #: means deliver it again later. Sync handlers run in worker threads.
@@ -126,16 +118,6 @@ _H = TypeVar("_H", bound=Callable[[MessageView], Any])
 COMMIT_INTERVAL = 5.0
 #: Java's consumeTimeout (15 minutes).
 CONSUME_TIMEOUT = 15 * 60.0
-#: A failed message that could not be sent back is handed to the handler again after this long
-#: (Java's submitConsumeRequestLater).
-LOCAL_RETRY_DELAY = 5.0
-
-_FROM_WHERE = {
-    "last": ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
-    "first": ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
-    "timestamp": ConsumeFromWhere.CONSUME_FROM_TIMESTAMP,
-}
-_MODELS = {"clustering": MessageModel.CLUSTERING, "broadcasting": MessageModel.BROADCASTING}
 
 
 class AsyncPushConsumer:
@@ -207,21 +189,12 @@ class AsyncPushConsumer:
         orderly: bool = False,
         suspend_time: float = SUSPEND_TIME,
     ) -> None:
-        if not group:
-            raise ConfigError("group", group, "a consumer group name is required")
-        group = wrap(namespace, group)  # every name on the wire carries the namespace
-        if message_model not in _MODELS:
-            raise ConfigError(
-                "message_model", message_model, "expected 'clustering' or 'broadcasting'"
-            )
-        if consume_from_where not in _FROM_WHERE:
-            raise ConfigError(
-                "consume_from_where", consume_from_where, "expected 'last', 'first' or 'timestamp'"
-            )
+        group = wire_group(group, namespace)
+        model = parse_message_model(message_model)
+        from_where = parse_consume_from_where(consume_from_where)
         if max_concurrency < 1:
             raise ConfigError("max_concurrency", max_concurrency, "must be at least 1")
-        if not 1 <= pull_batch_size <= 1024:
-            raise ConfigError("pull_batch_size", pull_batch_size, "must be between 1 and 1024")
+        check_pull_batch_size(pull_batch_size)
         if pull_threshold_for_queue < 1:
             raise ConfigError(
                 "pull_threshold_for_queue", pull_threshold_for_queue, "must be at least 1"
@@ -248,8 +221,8 @@ class AsyncPushConsumer:
             raise ConfigError("suspend_time", suspend_time, f"must be between {low} and {high}")
         self.namespace = namespace or ""
         self.group = group
-        self.message_model = _MODELS[message_model]
-        self.consume_from_where = _FROM_WHERE[consume_from_where]
+        self.message_model = model
+        self.consume_from_where = from_where
         self.consume_timestamp_ms = consume_timestamp_ms
         self.max_concurrency = max_concurrency
         self.pull_batch_size = pull_batch_size
@@ -260,15 +233,17 @@ class AsyncPushConsumer:
         self.commit_interval = commit_interval
         self.shutdown_timeout = shutdown_timeout
         self.request_timeout = request_timeout
-        broadcasting = self.message_model is MessageModel.BROADCASTING
-        if instance_name is None:
-            instance_name = "DEFAULT" if broadcasting else default_instance_name()
-        self._pool = ConnectionPool(connect_timeout=request_timeout, handler=self._on_request)
-        self._client = ClientInstance(
-            namesrv_addr, self._pool, instance_name=instance_name, timeout=request_timeout
+        setup = consumer_client(
+            group,
+            namesrv_addr,
+            model,
+            instance_name=instance_name,
+            request_timeout=request_timeout,
+            offset_store_dir=offset_store_dir,
+            on_request=self._on_request,
         )
-        self._offset_file = offset_file_path(offset_store_dir, self._client.client_id, group)
-        self._broker_offsets = BrokerOffsets(self._client, group, request_timeout)
+        self._pool, self._client, self._offset_file = setup.pool, setup.client, setup.offset_file
+        self._broker_offsets, self._offsets = setup.broker_offsets, setup.offsets
         self._send_backs = SendBack(
             self._client,
             self._broker_offsets,
@@ -276,14 +251,10 @@ class AsyncPushConsumer:
             max_reconsume_times=max_reconsume_times,
             request_timeout=request_timeout,
         )
-        self._offsets: OffsetStore = (
-            LocalFileOffsetStore(self._offset_file)
-            if broadcasting
-            else RemoteBrokerOffsetStore(self._broker_offsets)
-        )
         self._hooks = tuple(hooks)
         self._handler: MessageHandler | None = None
         self._handler_is_async = False
+        self._invoker = HandlerInvoker(self)
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._retry_subscription = parse_subscription(retry_topic(group), "*")
         self._queues: dict[MessageQueueRef, ProcessQueue] = {}
@@ -305,6 +276,7 @@ class AsyncPushConsumer:
         self._ready_send: MemoryObjectSendStream[tuple[ProcessQueue, MessageView]] | None = None
         self._thread_limiter: anyio.CapacityLimiter | None = None
         self._orderly = OrderlyService(self, suspend_time) if orderly else None
+        self._concurrent = ConcurrentService(self)  # used when not orderly
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -414,13 +386,7 @@ class AsyncPushConsumer:
             # One consuming task per queue, started as queues are locked.
             self._orderly.start()
         else:
-            send, receive = anyio.create_memory_object_stream[tuple[ProcessQueue, MessageView]](
-                math.inf
-            )
-            self._ready_send = send
-            for _ in range(self.max_concurrency):
-                consume_group.start_soon(self._worker, receive.clone())
-            receive.close()
+            self._concurrent.start()
         service_group.start_soon(self._commit_loop)
         try:
             rebalanced = await self._member.rebalance_logged()
@@ -473,12 +439,9 @@ class AsyncPushConsumer:
         self, conn: ClientConnection, request: RemotingCommand
     ) -> RemotingCommand | None:
         """Requests brokers send us on pooled connections."""
-        if self._member.on_notify(conn, request) or request.is_oneway:
+        if self._member.on_notify(conn, request):
             return None
-        return request.make_response(
-            ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
-            f"request code {request.code} is not supported by this consumer",
-        )
+        return not_supported(request)
 
     def _consumer_data(self) -> ConsumerData:
         subscriptions = list(self._subscriptions.values())
@@ -494,157 +457,22 @@ class AsyncPushConsumer:
         )
 
     async def _assign(self, queues: list[MessageQueueRef]) -> None:
-        """Make ``queues`` the assignment: pull the new ones, drop (and commit) the others."""
+        """Make ``queues`` the assignment (what that takes depends on ``orderly``)."""
         if self._orderly is not None:
             await self._orderly.assign(queues)
-            return
-        if not self._running or self._service_group is None:
-            return
-        wanted = set(queues)
-        removed = [pq for queue, pq in self._queues.items() if queue not in wanted]
-        for pq in removed:
-            del self._queues[pq.queue]
-            pq.drop()
-        for queue in queues:
-            if queue not in self._queues:
-                pq = ProcessQueue(queue)
-                self._queues[queue] = pq
-                self._service_group.start_soon(self._fetcher.run_queue, pq)
-        if removed:
-            # Java persists a queue's offset when it loses it; its handlers may still be
-            # running, which is fine: the offset stays below their messages.
-            await self._commit(removed, oneway=False)
+        else:
+            await self._concurrent.assign(queues)
 
     # -- consuming --------------------------------------------------------------------------
-
-    async def _worker(
-        self, ready: MemoryObjectReceiveStream[tuple[ProcessQueue, MessageView]]
-    ) -> None:
-        async with ready:
-            async for pq, message in ready:
-                if pq.dropped or self._stopping:
-                    # The queue's next owner (or this consumer's next run) reads it again.
-                    continue
-                await self._consume(pq, message)
-
-    async def _consume(self, pq: ProcessQueue, message: MessageView) -> None:
-        ok = await self._invoke(message)
-        if pq.dropped:
-            # As in Java, the result of a queue that moved away is ignored: the offset
-            # committed when it moved is below this message, so its new owner delivers it.
-            return
-        if not ok:
-            if self.message_model is MessageModel.BROADCASTING:
-                log.warning(
-                    "message %s of %s failed; dropped (broadcasting does not retry)",
-                    message.msg_id,
-                    message.topic,
-                )
-            elif not await self._send_back(message):
-                again = dataclasses.replace(message, reconsume_times=message.reconsume_times + 1)
-                pq.messages[message.queue_offset] = again
-                if self._service_group is not None and not self._stopping:
-                    self._service_group.start_soon(self._consume_later, pq, again)
-                # Otherwise it stays unfinished: the offset does not pass it.
-                return
-        pq.finish(message)
-
-    async def _consume_later(self, pq: ProcessQueue, message: MessageView) -> None:
-        await anyio.sleep(LOCAL_RETRY_DELAY)
-        if self._ready_send is not None and not pq.dropped:
-            self._ready_send.send_nowait((pq, message))
-
-    def _trace_scope(self) -> dict[str, Any]:
-        """The trace ``info`` keys every consumer operation carries."""
-        return {
-            "namespace": self.namespace,
-            "consumption_model": self.message_model.value.lower(),
-        }
+    # ConcurrentService and OrderlyService call these; tests replace _send_back_request.
 
     def _message_trace_info(self, message: MessageView) -> dict[str, Any]:
         """The trace ``info`` of an operation on one message (process, settle)."""
-        return {
-            **self._trace_scope(),
-            "topic": message.topic,
-            "group": self.group,
-            "client_id": self.client_id,
-            "queue": message.queue,
-            "msg_ids": [message.msg_id],
-            "message": message,
-        }
+        return self._invoker.trace_info(message)
 
     async def _invoke(self, message: MessageView) -> bool:
         """Run the handler on ``message``; True when it succeeded."""
-        handler = self._handler
-        assert handler is not None
-        info = self._message_trace_info(message)
-        info["message_count"] = 1
-        info["body_size"] = len(message.body)
-        try:
-            async with trace("process", self._hooks, info):
-                with anyio.fail_after(self.consume_timeout):
-                    if self._handler_is_async:
-                        result = handler(message)
-                    else:
-                        result = await anyio.to_thread.run_sync(
-                            handler,
-                            message,
-                            limiter=self._thread_limiter,
-                            # A thread cannot be stopped: on timeout or shutdown stop waiting.
-                            abandon_on_cancel=True,
-                        )
-                    if inspect.isawaitable(result):
-                        result = await result
-                info["result"] = result
-        except TimeoutError:
-            log.warning(
-                "handler took more than %.1f s on message %s of %s; it will be redelivered",
-                self.consume_timeout,
-                message.msg_id,
-                message.topic,
-            )
-            return False
-        except Exception:
-            log.exception("handler failed on message %s of %s", message.msg_id, message.topic)
-            return False
-        return result is not False
-
-    # -- failures ---------------------------------------------------------------------------
-
-    async def _send_back(self, message: MessageView) -> bool:
-        """Have ``message`` delivered again later through ``%RETRY%<group>``.
-
-        Traced as operation ``"settle"`` (``info["outcome"]``: ``"send_back"``,
-        ``"resend"`` or ``"local_retry"``).
-        """
-        info = self._message_trace_info(message)
-        async with trace("settle", self._hooks, info):
-            info["outcome"] = outcome = await self._settle_failed(message)
-        return outcome != "local_retry"
-
-    async def _settle_failed(self, message: MessageView) -> str:
-        try:
-            await self._send_back_request(message)
-        except RocketMQError as exc:
-            log.warning(
-                "send back of %s failed (%s); re-sending it to %s",
-                message.msg_id,
-                exc,
-                retry_topic(self.group),
-            )
-        else:
-            return "send_back"
-        try:
-            await self._resend_to_retry_topic(message)
-        except RocketMQError as exc:
-            log.warning(
-                "re-send of %s failed (%s); retrying it here in %.0f s",
-                message.msg_id,
-                exc,
-                LOCAL_RETRY_DELAY,
-            )
-            return "local_retry"
-        return "resend"
+        return await self._invoker.invoke(message)
 
     async def _send_back_request(self, message: MessageView, *, delay_level: int = 0) -> None:
         """CONSUMER_SEND_MSG_BACK (see :meth:`SendBack.request`)."""
