@@ -23,9 +23,7 @@ from rocketmq_py.exceptions import (
     TransportError,
 )
 from rocketmq_py.message import MessageQueueRef, MessageView
-from rocketmq_py.protocol.bodies import (
-    ConsumeType,
-)
+from rocketmq_py.protocol.bodies import ConsumeType, MessageModel
 from rocketmq_py.protocol.codes import RequestCode, ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
 from rocketmq_py.protocol.headers.consumer import (
@@ -50,6 +48,7 @@ class TrackType(str, enum.Enum):
     PULL = "PULL"
     NOT_CONSUME_YET = "NOT_CONSUME_YET"
     NOT_ONLINE = "NOT_ONLINE"
+    CONSUME_BROADCASTING = "CONSUME_BROADCASTING"
     UNKNOWN = "UNKNOWN"
 
 
@@ -248,7 +247,9 @@ class MessageAdmin(AdminBase):
     async def message_track(self, message: MessageView) -> list[MessageTrack]:
         """What each consumer group of the message's topic did with it (Java's
         ``messageTrackDetail``): PULL for pull consumers, CONSUMED or NOT_CONSUME_YET for push
-        consumers by their committed offset, NOT_ONLINE for groups with no consumer."""
+        consumers by their committed offset, CONSUME_BROADCASTING for broadcasting push
+        consumers (their offsets are in each consumer's own file, so the broker cannot tell;
+        Java 5.x), NOT_ONLINE for groups with no consumer."""
         tracks: list[MessageTrack] = []
         for group in await self.query_topic_consume_by_who(message.topic):
             try:
@@ -261,6 +262,9 @@ class MessageAdmin(AdminBase):
                 continue
             if connection.consume_type is not ConsumeType.CONSUME_PASSIVELY:
                 tracks.append(MessageTrack(group, TrackType.UNKNOWN))
+                continue
+            if connection.message_model is MessageModel.BROADCASTING:
+                tracks.append(MessageTrack(group, TrackType.CONSUME_BROADCASTING))
                 continue
             try:
                 consumed = await self._consumed(message, group)

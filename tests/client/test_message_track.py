@@ -10,6 +10,8 @@ follows from what the broker holds when the track is asked for:
   CONSUMED_BUT_FILTERED when its subscription names tags and not the message's;
 * a push group online whose committed offset is not past it: NOT_CONSUME_YET;
 * a lite pull group online: PULL, whatever its offsets;
+* a broadcasting push group online: CONSUME_BROADCASTING (its offsets are in each consumer's
+  own file; Java 5.x);
 * a group known only by its committed offsets (nobody online): NOT_ONLINE, with the broker's
   answer as the description, as Java reports it.
 """
@@ -245,6 +247,33 @@ async def test_not_online_for_groups_with_offsets_and_no_consumer(addr: str, bro
         assert await admin.message_track(message) == [
             not_online("CG_TRACK_LITE_GONE"),
             not_online("CG_TRACK_PUSH_GONE"),
+        ]
+
+
+async def test_consume_broadcasting_for_an_online_broadcasting_group(
+    addr: str, broker: Any, tmp_path: Path
+) -> None:
+    topic = "TrackBroadcast"
+    (message,) = await store(addr, broker, topic, ("m0", "TagA"))
+    broadcast, got_broadcast = push_consumer(
+        addr, "CG_TRACK_BROADCAST", topic, message_model="broadcasting", offset_store_dir=tmp_path
+    )
+    clustered, got_clustered = push_consumer(addr, "CG_TRACK_CLUSTER", topic)
+    async with broadcast, clustered, AsyncAdmin(addr) as admin:
+        await wait_for(
+            lambda: got_broadcast == ["m0"] and got_clustered == ["m0"], WAIT, "m0 handled"
+        )
+        await wait_for(
+            lambda: committed(broker, "CG_TRACK_CLUSTER", topic) == 1,
+            WAIT,
+            "the clustering group to commit offset 1",
+        )
+        # The broker holds no offset of the broadcasting group, and asking it could only say
+        # NOT_CONSUME_YET: Java 5.x answers CONSUME_BROADCASTING, without a description.
+        assert committed(broker, "CG_TRACK_BROADCAST", topic) == -1
+        assert await admin.message_track(message) == [
+            MessageTrack("CG_TRACK_BROADCAST", TrackType.CONSUME_BROADCASTING),
+            MessageTrack("CG_TRACK_CLUSTER", TrackType.CONSUMED),
         ]
 
 
