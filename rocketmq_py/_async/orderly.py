@@ -288,7 +288,7 @@ class OrderlyService:
                     continue  # the lock expired while this task waited for its turn
                 pq.consuming = True
                 try:
-                    ok = await c._invoke(message)
+                    ok = await c._invoker.invoke(message)
                     if ok:
                         pq.finish(message)
                 finally:
@@ -304,7 +304,7 @@ class OrderlyService:
     async def _settle(self, pq: ProcessQueue, message: MessageView) -> None:
         """After a failure: suspend the queue and retry, or give the message up."""
         c = self._c
-        info = c._message_trace_info(message)
+        info = c._invoker.trace_info(message)
         async with trace("settle", c._hooks, info):
             if message.reconsume_times >= c.max_reconsume_times:
                 outcome = await self._give_up(message)

@@ -464,15 +464,7 @@ class AsyncPushConsumer:
             await self._concurrent.assign(queues)
 
     # -- consuming --------------------------------------------------------------------------
-    # ConcurrentService and OrderlyService call these; tests replace _send_back_request.
-
-    def _message_trace_info(self, message: MessageView) -> dict[str, Any]:
-        """The trace ``info`` of an operation on one message (process, settle)."""
-        return self._invoker.trace_info(message)
-
-    async def _invoke(self, message: MessageView) -> bool:
-        """Run the handler on ``message``; True when it succeeded."""
-        return await self._invoker.invoke(message)
+    # ConcurrentService and OrderlyService call this (and self._invoker); tests replace it.
 
     async def _send_back_request(self, message: MessageView, *, delay_level: int = 0) -> None:
         """CONSUMER_SEND_MSG_BACK (see :meth:`SendBack.request`)."""

@@ -104,7 +104,7 @@ class ConcurrentService:
 
     async def _consume(self, pq: ProcessQueue, message: MessageView) -> None:
         c = self._c
-        ok = await c._invoke(message)
+        ok = await c._invoker.invoke(message)
         if pq.dropped:
             # As in Java, the result of a queue that moved away is ignored: the offset
             # committed when it moved is below this message, so its new owner delivers it.
@@ -140,7 +140,7 @@ class ConcurrentService:
         ``"resend"`` or ``"local_retry"``).
         """
         c = self._c
-        info = c._message_trace_info(message)
+        info = c._invoker.trace_info(message)
         async with trace("settle", c._hooks, info):
             info["outcome"] = outcome = await self._settle_failed(message)
         return outcome != "local_retry"
