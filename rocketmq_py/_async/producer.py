@@ -210,9 +210,10 @@ class AsyncProducer:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _prepare(self, message: Message) -> Outgoing:
+    def _prepare(self, message: Message, *, compress: bool = True) -> Outgoing:
         """Properties (with a fresh UNIQ_KEY) and the body as sent, computed once per send so
-        that retries carry the same message id, as Java's do."""
+        that retries carry the same message id, as Java's do. ``compress=False`` for a batch's
+        messages: a batch has no per-message sysFlag to say a body is compressed."""
         props = message.wire_properties()
         unique = props.setdefault(
             MC.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, self._client.next_unique_id()
@@ -223,7 +224,7 @@ class AsyncProducer:
                 "body", f"<{len(body)} bytes>", f"exceeds max_message_size {self.max_message_size}"
             )
         sys_flag = 0
-        if len(body) >= self.compress_over:
+        if compress and len(body) >= self.compress_over:
             body, sys_flag = compress_body(body, sys_flag)
         topic = wrap(self.namespace, message.topic)
         return Outgoing(topic, body, props, sys_flag, message.flag, [unique])
@@ -348,7 +349,8 @@ class AsyncProducer:
             for name in ("deliver_at", "delay"):
                 if getattr(message, name) is not None:
                     raise ConfigError(name, getattr(message, name), "batches cannot be scheduled")
-            parts.append(self._prepare(replace(message, body=message.body_bytes())))
+            # Uncompressed, as Java's tryToCompressMessage leaves a MessageBatch alone.
+            parts.append(self._prepare(replace(message, body=message.body_bytes()), compress=False))
         out = Outgoing(
             wrap(self.namespace, topic),
             b"",

@@ -65,6 +65,18 @@ async def test_large_bodies_are_compressed_and_come_back_whole(namesrv: Any, bro
     assert message.body == body
 
 
+async def test_batch_bodies_over_the_compression_threshold_come_back_whole(
+    namesrv: Any, broker: Any
+) -> None:
+    # A batch carries no per-message sysFlag, so its bodies must travel uncompressed (Java
+    # never compresses a MessageBatch's messages either).
+    big = bytes(range(256)) * 64  # 16 KiB, above the 4 KiB threshold
+    async with AsyncProducer("PG_zip_batch", _addr(namesrv)) as producer:
+        await producer.send_batch([Message("ProdZipBatch", big), Message("ProdZipBatch", b"s")])
+    got = await _consume(namesrv, "ProdZipBatch", 2)
+    assert sorted(m.body for m in got) == sorted([big, b"s"])
+
+
 async def test_batch_and_oneway(namesrv: Any, broker: Any) -> None:
     async with AsyncProducer("PG_batch", _addr(namesrv)) as producer:
         result = await producer.send_batch([Message("ProdBatch", f"b{i}") for i in range(10)])
