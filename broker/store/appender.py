@@ -101,7 +101,8 @@ def append_records(
 
     Returns:
         The size of the records, or the status refusing the put (``MESSAGE_ILLEGAL``,
-        ``PROPERTIES_SIZE_EXCEEDED``) when one of them cannot be stored; ``buf`` is then as
+        ``PROPERTIES_SIZE_EXCEEDED``) when one of them cannot be stored or, for a batch, when
+        they pass ``max_message_size`` together; ``buf`` is then as
         it was (and the records' store fields are not meaningful).
     """
     if len(topic) > MAX_INT16:
@@ -132,7 +133,9 @@ def append_records(
         fixed = FIXED[(sys_flag >> 4) & 3]
         body = r.body
         size = fixed.size + len(body) + fixed_len + len(props)
-        if size > max_message_size:
+        # Each record and, for a batch, all of them together (Java's totalMsgLen check): the
+        # records appended so far take offset - commit_log_offset bytes.
+        if offset - commit_log_offset + size > max_message_size:
             return _undo(buf, start, PutStatus.MESSAGE_ILLEGAL)
         crc = zlib.crc32(body) & _CRC_MASK
         qoff = 0 if queue_offset is None else queue_offset + i

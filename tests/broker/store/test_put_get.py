@@ -277,6 +277,21 @@ def test_size_and_property_limits(tmp_path: Path) -> None:
         s.shutdown()
 
 
+def test_a_batch_over_max_message_size_together_is_refused_whole(tmp_path: Path) -> None:
+    # Java's MessageExtBatchEncoder: every record within the limit, and all of them together.
+    s = open_store(make_config(tmp_path, max_message_size=1000))
+    try:
+        records = [make_record(body=b"x" * 300) for _ in range(3)]
+        assert put_ok(s, records[0]).ok  # one alone is well within the limit
+        assert s.put_messages(records).status is PutStatus.MESSAGE_ILLEGAL
+        assert s.get_max_offset_in_queue("TopicA", 0) == 1  # nothing of the batch stored
+        pair = s.put_messages([make_record(body=b"x" * 300) for _ in range(2)])
+        assert pair.status is PutStatus.PUT_OK
+        assert s.get_max_offset_in_queue("TopicA", 0) == 3
+    finally:
+        s.shutdown()
+
+
 def test_disk_ratio_guard_refuses_without_writing(tmp_path: Path) -> None:
     s = open_store(make_config(tmp_path, disk_max_used_space_ratio=0))
     try:
