@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from rocketmq_py._async.batching import join_results, split_batch
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
 from rocketmq_py._async.fault import FaultTracker
 from rocketmq_py._async.namespace import unwrap, unwrap_queue, wrap, wrap_queue
@@ -331,7 +332,13 @@ class AsyncProducer:
 
         With ``queue`` (of the messages' topic) the batch goes there in one attempt, as Java's
         ``send(Collection, MessageQueue)``. Trace hooks see ``info["properties"]`` as the list
-        of every message's properties.
+        of every message's properties. Bodies are never compressed (a batch has no
+        per-message flag to say so; Java's rule too).
+
+        A batch whose body would pass ``max_message_size`` (the broker's limit for one
+        request) is sent as several requests, in order (see ``rocketmq_py._async.batching``);
+        the result then joins their message ids and offset ids, and its queue and queue
+        offset are the first request's.
         """
         if not messages:
             raise ConfigError("messages", [], "a batch needs at least one message")
@@ -351,22 +358,24 @@ class AsyncProducer:
                     raise ConfigError(name, getattr(message, name), "batches cannot be scheduled")
             # Uncompressed, as Java's tryToCompressMessage leaves a MessageBatch alone.
             parts.append(self._prepare(replace(message, body=message.body_bytes()), compress=False))
-        out = Outgoing(
-            wrap(self.namespace, topic),
-            b"",
-            {},
-            0,
-            0,
-            [i for p in parts for i in p.msg_ids],
-            batch=True,
-        )
+        target = wrap_queue(self.namespace, queue) if queue else None
+        chunks = split_batch(parts, self.max_message_size)
+        if len(chunks) == 1:
+            return await self._send_batch_request(parts, target)
+        return join_results([await self._send_batch_request(c, target) for c in chunks])
+
+    async def _send_batch_request(
+        self, parts: list[Outgoing], queue: MessageQueueRef | None
+    ) -> SendResult:
+        """One SEND_BATCH_MESSAGE of prepared messages (to ``queue``, wire name, if given)."""
+        out = Outgoing(parts[0].topic, b"", {}, 0, 0, [i for p in parts for i in p.msg_ids], True)
         async with trace(
             "send", self._hooks, self._trace_info(out, [p.properties for p in parts])
         ) as info:
             # Encoded after send.started so hooks may add properties (trace context) first.
             out.body = encode_batch([(p.body, p.flag, p.properties) for p in parts])
             info["body_size"] = len(out.body)
-            result = await self._send(out, wrap_queue(self.namespace, queue) if queue else None)
+            result = await self._send(out, queue)
             info["result"] = result
             info["queue"] = result.queue
         return result

@@ -143,7 +143,8 @@ class Producer(SyncClient[AsyncProducer]):
         self, messages: Sequence[Message], *, queue: MessageQueueRef | None = None
     ) -> SendResult:
         """Send several messages of one topic as one request (SEND_BATCH_MESSAGE), to
-        ``queue`` in one attempt when given."""
+        ``queue`` in one attempt when given; split into several requests in order when one
+        would pass ``max_message_size`` (see :meth:`AsyncProducer.send_batch`)."""
         return self._call(self._async.send_batch, messages, queue=queue)
 
     def send_oneway(
