@@ -34,8 +34,11 @@ __all__ = ["ServerProtocol"]
 
 log = logging.getLogger("broker.remoting")
 
-#: Responses written at once within one socket read (a pipelining client sends dozens).
+#: Responses written at once within one socket read (a pipelining client sends dozens)...
 _RESPONSES_PER_WRITE = 16
+#: ... or fewer, once their requests carried this many body bytes: a batch send of 32
+#: messages is as much work as 32 single sends, and its answer should not wait for the next.
+_BYTES_PER_WRITE = 16 * 1024
 
 
 def _format_address(addr: object) -> str:
@@ -94,6 +97,7 @@ class ServerProtocol(asyncio.Protocol):
         answered: list[RemotingCommand] = []
         dispatch = self._dispatcher.dispatch
         encode = conn.send
+        answered_bytes = 0  # request bodies answered in out: the work they stand for
         while True:
             try:
                 cmd = conn.next_command()
@@ -117,11 +121,15 @@ class ServerProtocol(asyncio.Protocol):
                     except Exception:
                         out.append(self._encode(cmd, result))
                     answered.append(cmd)
-                    if len(out) >= _RESPONSES_PER_WRITE:
+                    body = cmd.body
+                    if body is not None:
+                        answered_bytes += len(body)
+                    if len(out) >= _RESPONSES_PER_WRITE or answered_bytes >= _BYTES_PER_WRITE:
                         # Let the client start on these while the rest are processed: one
                         # write for a whole socket read would serialize the two processes.
                         self._flush_batch(out, answered)
                         out, answered = [], []
+                        answered_bytes = 0
             elif result is not None:
                 self._spawn(cmd, result)
         self._flush_batch(out, answered)

@@ -135,3 +135,41 @@ async def test_pending_futures_are_cancelled_when_the_connection_goes() -> None:
     await asyncio.sleep(0)
     assert transport.writes == []
     assert proto._in_flight == 0
+
+
+async def test_responses_of_one_read_leave_in_chunks_of_16_or_16_kib_of_work() -> None:
+    # A pipelining client sends dozens of requests per read: the first answers leave while the
+    # rest are processed, every 16 requests, or sooner once their bodies reach 16 KiB (a batch
+    # send is as much work as as many single sends).
+    dispatcher = Dispatcher()
+    dispatcher.register(SYNC, lambda channel, request: request.make_response())
+    writes_before_barrier: list[int] = []
+
+    def barrier() -> bool:
+        writes_before_barrier.append(len(transport.writes))
+        return True
+
+    dispatcher.set_write_barrier(barrier)
+    proto, transport = _serve(dispatcher)
+
+    def frames(*bodies: int) -> bytes:
+        return b"".join(
+            RemotingCommand.request(SYNC, {"k": "v"}, opaque=i, body=b"x" * n).encode()
+            for i, n in enumerate(bodies)
+        )
+
+    def answers_per_write() -> list[int]:
+        counts = []
+        for data in transport.writes:
+            conn = RemotingConnection()
+            conn.receive_data(data)
+            counts.append(len(list(conn.commands())))
+        return counts
+
+    proto.data_received(frames(*[100] * 20))  # small requests: 16, then the last 4
+    assert answers_per_write() == [16, 4]
+    transport.writes.clear()
+    writes_before_barrier.clear()
+    proto.data_received(frames(30_000, 30_000, 100, 20_000))  # batch-sized bodies
+    assert answers_per_write() == [1, 1, 2]
+    assert {0, 1, 2} <= set(writes_before_barrier)  # each write passed the barrier first
