@@ -22,7 +22,7 @@ from rocketmq_py.protocol.message import encode_properties
 if TYPE_CHECKING:
     from rocketmq_py._async.producer import Outgoing
 
-__all__ = ["join_results", "split_batch"]
+__all__ = ["join_results", "split_batch", "split_result"]
 
 #: A stored record's fixed fields with IPv6 born and store hosts (protocol.md 4.1), the topic
 #: and properties length fields (3 bytes), and 64 bytes for the properties a broker appends.
@@ -76,3 +76,23 @@ def join_results(results: Sequence[SendResult]) -> SendResult:
         first.queue_offset,
         first.region_id,
     )
+
+
+def split_result(result: SendResult, parts: Sequence[Outgoing]) -> list[SendResult]:
+    """Each message's own result from the result of the batch request that carried
+    ``parts``: its message id, its offset id (the broker answers them comma-joined, in order)
+    and its queue offset (the batch's are consecutive from the first)."""
+    offset_ids = result.offset_msg_id.split(",")
+    if len(offset_ids) != len(parts):  # a broker that answers a single id: every one gets it
+        offset_ids = [result.offset_msg_id] * len(parts)
+    return [
+        SendResult(
+            result.status,
+            part.msg_ids[0],
+            offset_id,
+            result.queue,
+            result.queue_offset + position,
+            result.region_id,
+        )
+        for position, (part, offset_id) in enumerate(zip(parts, offset_ids, strict=True))
+    ]

@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from rocketmq_py._async.accumulator import SendAccumulator
 from rocketmq_py._async.batching import join_results, split_batch
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
 from rocketmq_py._async.fault import FaultTracker
@@ -87,6 +88,20 @@ class Outgoing:
     batch: bool = False
 
 
+def _check_batching(
+    max_delay: float, max_bytes: int, total_max_bytes: int, max_message_size: int
+) -> None:
+    """Raise ConfigError for ``auto_batch`` settings that cannot work together."""
+    if max_delay < 0:
+        raise ConfigError("batch_max_delay", max_delay, "must not be negative")
+    if not 0 < max_bytes <= max_message_size:
+        raise ConfigError("batch_max_bytes", max_bytes, f"must be in 1..{max_message_size}")
+    if total_max_bytes < max_bytes:
+        raise ConfigError(
+            "total_batch_max_bytes", total_max_bytes, "must be at least batch_max_bytes"
+        )
+
+
 class AsyncProducer:
     """Sends messages; use as ``async with AsyncProducer("PG", "127.0.0.1:9876") as p:``.
 
@@ -101,6 +116,16 @@ class AsyncProducer:
         hooks: trace hooks called around every send (see ``rocketmq_py._trace``).
         namespace: wraps the group and topics as ``namespace%name`` on the wire (Java's
             namespaces); results and hooks show the names without it.
+        auto_batch: send concurrent plain sends of a topic as batches, each caller still
+            getting its own result (Java 5.x's ``autoBatch``; see
+            ``rocketmq_py._async.accumulator``).
+        batch_max_delay: with ``auto_batch``, seconds a batch waits for more messages after
+            its first (Java's ``batchMaxDelayMs``, 10 ms there); 0, the default, sends it at
+            the end of the event-loop iteration.
+        batch_max_bytes: with ``auto_batch``, a batch leaves once it holds this many bytes
+            (Java's ``batchMaxBytes``, 32 KiB); larger messages are sent on their own.
+        total_batch_max_bytes: with ``auto_batch``, beyond this many held bytes sends are not
+            held (Java's ``totalBatchMaxBytes``, 32 MiB).
     """
 
     def __init__(
@@ -115,9 +140,17 @@ class AsyncProducer:
         default_topic_queue_nums: int = 4,
         hooks: Sequence[TraceHook] = (),
         namespace: str | None = None,
+        auto_batch: bool = False,
+        batch_max_delay: float = 0.0,
+        batch_max_bytes: int = 32 * 1024,
+        total_batch_max_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         if not group:
             raise ConfigError("group", group, "a producer group name is required")
+        if auto_batch:
+            _check_batching(
+                batch_max_delay, batch_max_bytes, total_batch_max_bytes, max_message_size
+            )
         self.namespace = namespace or ""
         self.group = wrap(self.namespace, group)
         self.send_timeout = send_timeout
@@ -136,6 +169,21 @@ class AsyncProducer:
         self._queue_cache: dict[str, tuple[TopicRouteData, int | None, list[MessageQueueRef]]] = {}
         # Master address per broker name, with the route it was read from.
         self._address_memo: dict[str, tuple[TopicRouteData, str]] = {}
+        self._accumulator = (
+            SendAccumulator(
+                self,
+                max_delay=batch_max_delay,
+                max_bytes=batch_max_bytes,
+                total_max_bytes=total_batch_max_bytes,
+            )
+            if auto_batch
+            else None
+        )
+
+    @property
+    def auto_batch(self) -> bool:
+        """Whether concurrent plain sends go as batches (the ``auto_batch`` option)."""
+        return self._accumulator is not None
 
     @property
     def client_id(self) -> str:
@@ -161,6 +209,8 @@ class AsyncProducer:
         tb: TracebackType | None,
     ) -> None:
         try:
+            if self._accumulator is not None:
+                await self._accumulator.drain()  # held sends leave before the connections close
             await self._unregister()
         finally:
             if self._task_group is not None:
@@ -284,7 +334,22 @@ class AsyncProducer:
         Java's ``SelectMessageQueueByHash``, see ``rocketmq_py._async.selectors``). Such a send
         is one attempt: a failure is raised, never retried on another queue (Java's
         ``sendSelectImpl``).
+
+        With ``auto_batch``, a send without a selector or sharding key may leave in a batch
+        with others (see ``rocketmq_py._async.accumulator``).
         """
+        accumulator = self._accumulator
+        if (
+            accumulator is not None
+            and selector is None
+            and arg is None
+            and sharding_key is None
+            and self._task_group is not None
+            and accumulator.accepts(message)
+        ):
+            result = await accumulator.send(message, queue, self._task_group)
+            if result is not None:
+                return result
         if (
             queue is None
             and selector is None
@@ -358,11 +423,19 @@ class AsyncProducer:
                     raise ConfigError(name, getattr(message, name), "batches cannot be scheduled")
             # Uncompressed, as Java's tryToCompressMessage leaves a MessageBatch alone.
             parts.append(self._prepare(replace(message, body=message.body_bytes()), compress=False))
+        sent = await self._send_parts(parts, queue)
+        return sent[0][0] if len(sent) == 1 else join_results([result for result, _ in sent])
+
+    async def _send_parts(
+        self, parts: list[Outgoing], queue: MessageQueueRef | None
+    ) -> list[tuple[SendResult, list[Outgoing]]]:
+        """Prepared messages of one topic as batch requests, in order, each within
+        ``max_message_size``: every request's result with the messages it carried."""
         target = wrap_queue(self.namespace, queue) if queue else None
-        chunks = split_batch(parts, self.max_message_size)
-        if len(chunks) == 1:
-            return await self._send_batch_request(parts, target)
-        return join_results([await self._send_batch_request(c, target) for c in chunks])
+        return [
+            (await self._send_batch_request(run, target), run)
+            for run in split_batch(parts, self.max_message_size)
+        ]
 
     async def _send_batch_request(
         self, parts: list[Outgoing], queue: MessageQueueRef | None

@@ -36,6 +36,10 @@ class Producer(SyncClient[AsyncProducer]):
         hooks: trace hooks around every send (run on the shared loop thread; see
             ``rocketmq_py._trace`` and ``integrations.opentelemetry``).
         namespace: wraps the group and topics as ``namespace%name`` on the wire.
+        auto_batch, batch_max_delay, batch_max_bytes, total_batch_max_bytes: concurrent
+            plain sends (from several threads) leave as batches, each caller still getting
+            its own result; such sends go through the event loop thread, where they meet. See
+            :class:`~rocketmq_py.AsyncProducer`.
     """
 
     _async_twin = "AsyncProducer"
@@ -54,6 +58,10 @@ class Producer(SyncClient[AsyncProducer]):
         default_topic_queue_nums: int = 4,
         hooks: Sequence[TraceHook] = (),
         namespace: str | None = None,
+        auto_batch: bool = False,
+        batch_max_delay: float = 0.0,
+        batch_max_bytes: int = 32 * 1024,
+        total_batch_max_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         super().__init__(
             AsyncProducer(
@@ -66,6 +74,10 @@ class Producer(SyncClient[AsyncProducer]):
                 default_topic_queue_nums=default_topic_queue_nums,
                 hooks=hooks,
                 namespace=namespace,
+                auto_batch=auto_batch,
+                batch_max_delay=batch_max_delay,
+                batch_max_bytes=batch_max_bytes,
+                total_batch_max_bytes=total_batch_max_bytes,
             )
         )
 
@@ -136,6 +148,8 @@ class Producer(SyncClient[AsyncProducer]):
         plain = queue is None and selector is None and arg is None and sharding_key is None
         if direct is None or not plain:
             return None
+        if method == "send" and self._async.auto_batch:
+            return None  # held on the event loop, where other threads' sends join it
         self._check(method)
         return direct
 
