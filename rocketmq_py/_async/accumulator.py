@@ -36,13 +36,13 @@ import anyio.lowlevel
 import sniffio
 
 from rocketmq_py._async.batching import split_result
-from rocketmq_py.exceptions import ConnectionClosedError
+from rocketmq_py.exceptions import ConfigError, ConnectionClosedError
 from rocketmq_py.message import Message, MessageQueueRef, SendResult
 
 if TYPE_CHECKING:
     from rocketmq_py._async.producer import AsyncProducer, Outgoing
 
-__all__ = ["SendAccumulator"]
+__all__ = ["SendAccumulator", "check_batch_settings"]
 
 
 def _on_asyncio() -> bool:
@@ -90,6 +90,20 @@ class _Batch:
                     waiter.set_exception(error)
         if self.done is not None:
             self.done.set()
+
+
+def check_batch_settings(
+    max_delay: float, max_bytes: int, total_max_bytes: int, max_message_size: int
+) -> None:
+    """Raise ConfigError for ``auto_batch`` settings that cannot work together."""
+    if max_delay < 0:
+        raise ConfigError("batch_max_delay", max_delay, "must not be negative")
+    if not 0 < max_bytes <= max_message_size:
+        raise ConfigError("batch_max_bytes", max_bytes, f"must be in 1..{max_message_size}")
+    if total_max_bytes < max_bytes:
+        raise ConfigError(
+            "total_batch_max_bytes", total_max_bytes, "must be at least batch_max_bytes"
+        )
 
 
 class SendAccumulator:

@@ -1,4 +1,8 @@
-"""Batches larger than one request: split at ``max_message_size``, results joined.
+"""Batch sends: ``send_batch``, and batches larger than one request split and joined.
+
+:class:`BatchSends` holds the producer's batch sending (a base of ``AsyncProducer``): the
+public ``send_batch`` and the request path it shares with automatic batching
+(:mod:`rocketmq_py._async.accumulator`).
 
 A broker refuses a batch whose stored records pass ``maxMessageSize`` together (4 MiB by
 default; Java's ``MessageExtBatchEncoder`` checks each record and their total). Java leaves
@@ -13,16 +17,107 @@ request passes the broker's check.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import Any, Protocol
 
+from rocketmq_py._async.namespace import wrap_queue
+from rocketmq_py._async.outgoing import Outgoing
+from rocketmq_py._trace import TraceHook, trace
 from rocketmq_py.exceptions import ConfigError
-from rocketmq_py.message import SendResult, SendStatus
-from rocketmq_py.protocol.message import encode_properties
+from rocketmq_py.message import Message, MessageQueueRef, SendResult, SendStatus
+from rocketmq_py.protocol.message import encode_batch, encode_properties
 
-if TYPE_CHECKING:
-    from rocketmq_py._async.producer import Outgoing
+__all__ = ["BatchSends", "join_results", "split_batch", "split_result"]
 
-__all__ = ["join_results", "split_batch", "split_result"]
+
+class _Producer(Protocol):
+    """What batch sending uses of ``AsyncProducer`` (the self type of :class:`BatchSends`)."""
+
+    namespace: str
+    max_message_size: int
+    _hooks: tuple[TraceHook, ...]
+
+    def _prepare(self, message: Message, *, compress: bool = True) -> Outgoing: ...
+
+    async def _send(self, out: Outgoing, queue: MessageQueueRef | None) -> SendResult: ...
+
+    def _trace_info(self, out: Outgoing, properties: object, **extra: Any) -> dict[str, Any]: ...
+
+    async def _send_parts(
+        self, parts: list[Outgoing], queue: MessageQueueRef | None
+    ) -> list[tuple[SendResult, list[Outgoing]]]: ...
+
+    async def _send_batch_request(
+        self, parts: list[Outgoing], queue: MessageQueueRef | None
+    ) -> SendResult: ...
+
+
+class BatchSends:
+    """``AsyncProducer``'s batch sends (SEND_BATCH_MESSAGE)."""
+
+    async def send_batch(
+        self: _Producer, messages: Sequence[Message], *, queue: MessageQueueRef | None = None
+    ) -> SendResult:
+        """Send several messages of one topic as one request (SEND_BATCH_MESSAGE).
+
+        With ``queue`` (of the messages' topic) the batch goes there in one attempt, as Java's
+        ``send(Collection, MessageQueue)``. Trace hooks see ``info["properties"]`` as the list
+        of every message's properties. Bodies are never compressed (a batch has no
+        per-message flag to say so; Java's rule too).
+
+        A batch whose body would pass ``max_message_size`` (the broker's limit for one
+        request) is sent as several requests, in order (see ``rocketmq_py._async.batching``);
+        the result then joins their message ids and offset ids, and its queue and queue
+        offset are the first request's.
+        """
+        if not messages:
+            raise ConfigError("messages", [], "a batch needs at least one message")
+        topic = messages[0].topic
+        if queue is not None and queue.topic != topic:
+            raise ConfigError("queue", queue, f"is not a queue of the batch's topic {topic}")
+        parts: list[Outgoing] = []
+        for message in messages:
+            if message.topic != topic:
+                raise ConfigError(
+                    "messages", message.topic, f"every message of a batch must go to {topic}"
+                )
+            if message.delay_level:
+                raise ConfigError("delay_level", message.delay_level, "batches cannot be delayed")
+            for name in ("deliver_at", "delay"):
+                if getattr(message, name) is not None:
+                    raise ConfigError(name, getattr(message, name), "batches cannot be scheduled")
+            # Uncompressed, as Java's tryToCompressMessage leaves a MessageBatch alone.
+            parts.append(self._prepare(replace(message, body=message.body_bytes()), compress=False))
+        sent = await self._send_parts(parts, queue)
+        return sent[0][0] if len(sent) == 1 else join_results([result for result, _ in sent])
+
+    async def _send_parts(
+        self: _Producer, parts: list[Outgoing], queue: MessageQueueRef | None
+    ) -> list[tuple[SendResult, list[Outgoing]]]:
+        """Prepared messages of one topic as batch requests, in order, each within
+        ``max_message_size``: every request's result with the messages it carried."""
+        target = wrap_queue(self.namespace, queue) if queue else None
+        return [
+            (await self._send_batch_request(run, target), run)
+            for run in split_batch(parts, self.max_message_size)
+        ]
+
+    async def _send_batch_request(
+        self: _Producer, parts: list[Outgoing], queue: MessageQueueRef | None
+    ) -> SendResult:
+        """One SEND_BATCH_MESSAGE of prepared messages (to ``queue``, wire name, if given)."""
+        out = Outgoing(parts[0].topic, b"", {}, 0, 0, [i for p in parts for i in p.msg_ids], True)
+        async with trace(
+            "send", self._hooks, self._trace_info(out, [p.properties for p in parts])
+        ) as info:
+            # Encoded after send.started so hooks may add properties (trace context) first.
+            out.body = encode_batch([(p.body, p.flag, p.properties) for p in parts])
+            info["body_size"] = len(out.body)
+            result = await self._send(out, queue)
+            info["result"] = result
+            info["queue"] = result.queue
+        return result
+
 
 #: A stored record's fixed fields with IPv6 born and store hosts (protocol.md 4.1), the topic
 #: and properties length fields (3 bytes), and 64 bytes for the properties a broker appends.

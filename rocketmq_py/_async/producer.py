@@ -14,18 +14,19 @@ import contextlib
 import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
 import anyio
 import anyio.abc
 
-from rocketmq_py._async.accumulator import SendAccumulator
-from rocketmq_py._async.batching import join_results, split_batch
+from rocketmq_py._async.accumulator import SendAccumulator, check_batch_settings
+from rocketmq_py._async.batching import BatchSends
 from rocketmq_py._async.client import AUTO_CREATE_TOPIC_KEY, ClientInstance
 from rocketmq_py._async.fault import FaultTracker
 from rocketmq_py._async.namespace import unwrap, unwrap_queue, wrap, wrap_queue
+from rocketmq_py._async.outgoing import Outgoing
+from rocketmq_py._async.producer_brokers import ProducerBrokers
 from rocketmq_py._async.selectors import (
     MessageQueueSelector,
     publish_queues,
@@ -42,19 +43,13 @@ from rocketmq_py.exceptions import (
     TransportError,
 )
 from rocketmq_py.message import Message, MessageQueueRef, SendResult, SendStatus
-from rocketmq_py.protocol.bodies import HeartbeatData, ProducerData, TopicRouteData
+from rocketmq_py.protocol.bodies import TopicRouteData
 from rocketmq_py.protocol.codes import RequestCode, ResponseCode
 from rocketmq_py.protocol.command import RemotingCommand
-from rocketmq_py.protocol.headers.admin import (
-    RecallMessageRequestHeader,
-    RecallMessageResponseHeader,
-)
-from rocketmq_py.protocol.headers.consumer import UnregisterClientRequestHeader
 from rocketmq_py.protocol.headers.send import SendMessageResponseHeader
 from rocketmq_py.protocol.message import (
     MessageConst,
     compress_body,
-    encode_batch,
     encode_properties,
 )
 from rocketmq_py.protocol.recall_handle import RecallHandle
@@ -72,37 +67,8 @@ _STATUS: dict[int, SendStatus] = {
 _SEND_V2 = int(RequestCode.SEND_MESSAGE_V2)
 _SEND_BATCH = int(RequestCode.SEND_BATCH_MESSAGE)
 
-CLIENT_INNER_PRODUCER = "CLIENT_INNER_PRODUCER"
 
-
-@dataclass(slots=True)
-class Outgoing:
-    """One send (or batch) as it goes on the wire, kept across retries."""
-
-    topic: str
-    body: bytes
-    properties: dict[str, str]
-    sys_flag: int
-    flag: int
-    msg_ids: list[str]
-    batch: bool = False
-
-
-def _check_batching(
-    max_delay: float, max_bytes: int, total_max_bytes: int, max_message_size: int
-) -> None:
-    """Raise ConfigError for ``auto_batch`` settings that cannot work together."""
-    if max_delay < 0:
-        raise ConfigError("batch_max_delay", max_delay, "must not be negative")
-    if not 0 < max_bytes <= max_message_size:
-        raise ConfigError("batch_max_bytes", max_bytes, f"must be in 1..{max_message_size}")
-    if total_max_bytes < max_bytes:
-        raise ConfigError(
-            "total_batch_max_bytes", total_max_bytes, "must be at least batch_max_bytes"
-        )
-
-
-class AsyncProducer:
+class AsyncProducer(BatchSends):
     """Sends messages; use as ``async with AsyncProducer("PG", "127.0.0.1:9876") as p:``.
 
     Args:
@@ -148,7 +114,7 @@ class AsyncProducer:
         if not group:
             raise ConfigError("group", group, "a producer group name is required")
         if auto_batch:
-            _check_batching(
+            check_batch_settings(
                 batch_max_delay, batch_max_bytes, total_batch_max_bytes, max_message_size
             )
         self.namespace = namespace or ""
@@ -164,7 +130,7 @@ class AsyncProducer:
         self._client = ClientInstance(namesrv_addr, self._pool, timeout=send_timeout)
         self._counter = itertools.count()
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._brokers_seen: set[str] = set()
+        self._brokers = ProducerBrokers(self._client, self._pool, self.group, send_timeout)
         # Publish queues per topic, rebuilt only when the client fetched a new route for it.
         self._queue_cache: dict[str, tuple[TopicRouteData, int | None, list[MessageQueueRef]]] = {}
         # Master address per broker name, with the route it was read from.
@@ -199,7 +165,7 @@ class AsyncProducer:
         await self._pool.__aenter__()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
-        self._task_group.start_soon(self._heartbeat_loop)
+        self._brokers.start(self._task_group)
         return self
 
     async def __aexit__(
@@ -211,7 +177,7 @@ class AsyncProducer:
         try:
             if self._accumulator is not None:
                 await self._accumulator.drain()  # held sends leave before the connections close
-            await self._unregister()
+            await self._brokers.unregister()
         finally:
             if self._task_group is not None:
                 self._task_group.cancel_scope.cancel()
@@ -390,69 +356,6 @@ class AsyncProducer:
             info["server_address"] = self._client.master_address(result.queue.broker_name)
         return result
 
-    async def send_batch(
-        self, messages: Sequence[Message], *, queue: MessageQueueRef | None = None
-    ) -> SendResult:
-        """Send several messages of one topic as one request (SEND_BATCH_MESSAGE).
-
-        With ``queue`` (of the messages' topic) the batch goes there in one attempt, as Java's
-        ``send(Collection, MessageQueue)``. Trace hooks see ``info["properties"]`` as the list
-        of every message's properties. Bodies are never compressed (a batch has no
-        per-message flag to say so; Java's rule too).
-
-        A batch whose body would pass ``max_message_size`` (the broker's limit for one
-        request) is sent as several requests, in order (see ``rocketmq_py._async.batching``);
-        the result then joins their message ids and offset ids, and its queue and queue
-        offset are the first request's.
-        """
-        if not messages:
-            raise ConfigError("messages", [], "a batch needs at least one message")
-        topic = messages[0].topic
-        if queue is not None and queue.topic != topic:
-            raise ConfigError("queue", queue, f"is not a queue of the batch's topic {topic}")
-        parts: list[Outgoing] = []
-        for message in messages:
-            if message.topic != topic:
-                raise ConfigError(
-                    "messages", message.topic, f"every message of a batch must go to {topic}"
-                )
-            if message.delay_level:
-                raise ConfigError("delay_level", message.delay_level, "batches cannot be delayed")
-            for name in ("deliver_at", "delay"):
-                if getattr(message, name) is not None:
-                    raise ConfigError(name, getattr(message, name), "batches cannot be scheduled")
-            # Uncompressed, as Java's tryToCompressMessage leaves a MessageBatch alone.
-            parts.append(self._prepare(replace(message, body=message.body_bytes()), compress=False))
-        sent = await self._send_parts(parts, queue)
-        return sent[0][0] if len(sent) == 1 else join_results([result for result, _ in sent])
-
-    async def _send_parts(
-        self, parts: list[Outgoing], queue: MessageQueueRef | None
-    ) -> list[tuple[SendResult, list[Outgoing]]]:
-        """Prepared messages of one topic as batch requests, in order, each within
-        ``max_message_size``: every request's result with the messages it carried."""
-        target = wrap_queue(self.namespace, queue) if queue else None
-        return [
-            (await self._send_batch_request(run, target), run)
-            for run in split_batch(parts, self.max_message_size)
-        ]
-
-    async def _send_batch_request(
-        self, parts: list[Outgoing], queue: MessageQueueRef | None
-    ) -> SendResult:
-        """One SEND_BATCH_MESSAGE of prepared messages (to ``queue``, wire name, if given)."""
-        out = Outgoing(parts[0].topic, b"", {}, 0, 0, [i for p in parts for i in p.msg_ids], True)
-        async with trace(
-            "send", self._hooks, self._trace_info(out, [p.properties for p in parts])
-        ) as info:
-            # Encoded after send.started so hooks may add properties (trace context) first.
-            out.body = encode_batch([(p.body, p.flag, p.properties) for p in parts])
-            info["body_size"] = len(out.body)
-            result = await self._send(out, queue)
-            info["result"] = result
-            info["queue"] = result.queue
-        return result
-
     async def send_oneway(
         self,
         message: Message,
@@ -478,7 +381,7 @@ class AsyncProducer:
             info["queue"] = unwrap_queue(self.namespace, target)
             address = self._broker_address(route, target.broker_name)
             info["server_address"] = address
-            self._brokers_seen.add(address)
+            self._brokers.seen.add(address)
             await self._pool.oneway(address, self._request(out, target))
 
     async def _send(self, out: Outgoing, queue: MessageQueueRef | None) -> SendResult:
@@ -497,7 +400,7 @@ class AsyncProducer:
             request = self._request(out, target)
             try:
                 address = self._broker_address(route, target.broker_name)
-                self._remember_broker(address)
+                self._brokers.remember(address)
                 began = time.monotonic()
                 conn = self._pool.connection(address) or await self._pool.get(address)
                 response = await conn.request(request, self.send_timeout)
@@ -559,7 +462,7 @@ class AsyncProducer:
         queues, route = found
         target = self._faults.choose(queues, next(self._counter))
         address = self._broker_address(route, target.broker_name)
-        if address not in self._brokers_seen:
+        if address not in self._brokers.seen:
             return None
         out = self._prepare(message)
         return out, target, address, self._request(out, target)
@@ -609,63 +512,8 @@ class AsyncProducer:
             raise ConfigError("topic", topic, f"the handle is for topic {decoded.topic!r}")
         _, route = await self._publish_queues(wire_topic)
         address = self._broker_address(route, decoded.broker_name)
-        header = RecallMessageRequestHeader(
-            topic=wire_topic, recall_handle=handle, producer_group=self.group
-        )
-        request = RemotingCommand.request(RequestCode.RECALL_MESSAGE, header)
-        response = await self._pool.request(address, request, self.send_timeout)
-        if response.code != ResponseCode.SUCCESS:
-            raise ResponseError.for_code(response.code, response.remark)
-        return response.read_header(RecallMessageResponseHeader).msg_id
+        return await self._brokers.recall(address, wire_topic, handle)
 
     async def _refresh(self, topic: str) -> None:
         with contextlib.suppress(TopicNotExistError):  # publishing goes through TBW102 then
             await self._client.route(topic, refresh=True)
-
-    # -- heartbeats -------------------------------------------------------------------------
-
-    def _heartbeat_request(self) -> RemotingCommand:
-        data = HeartbeatData(
-            client_id=self._client.client_id,
-            producer_data_set=[
-                ProducerData(group_name=self.group),
-                ProducerData(group_name=CLIENT_INNER_PRODUCER),
-            ],
-            consumer_data_set=[],
-        )
-        return RemotingCommand.request(RequestCode.HEART_BEAT, body=data.to_json())
-
-    def _remember_broker(self, address: str) -> None:
-        """Heartbeat a broker as soon as it is first used, so that it lists this producer
-        (``mqadmin producerConnection``) at once rather than after the first 30 s period, as a
-        Java producer is listed about a second after it starts."""
-        if address in self._brokers_seen:
-            return
-        self._brokers_seen.add(address)
-        if self._task_group is not None:
-            self._task_group.start_soon(self._heartbeat_one, address)
-
-    async def _heartbeat_one(self, address: str) -> None:
-        with contextlib.suppress(RocketMQError):
-            await self._pool.request(address, self._heartbeat_request(), self.send_timeout)
-
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await anyio.sleep(30)
-            for address in list(self._brokers_seen):
-                await self._heartbeat_one(address)
-
-    async def _unregister(self) -> None:
-        header = UnregisterClientRequestHeader(
-            client_id=self._client.client_id, producer_group=self.group
-        )
-        for address in list(self._brokers_seen):
-            try:
-                with anyio.fail_after(self.send_timeout):
-                    await self._pool.request(
-                        address,
-                        RemotingCommand.request(RequestCode.UNREGISTER_CLIENT, header),
-                        self.send_timeout,
-                    )
-            except (RocketMQError, TimeoutError):
-                continue

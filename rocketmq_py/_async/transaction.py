@@ -191,9 +191,9 @@ class AsyncTransactionProducer(AsyncProducer):
                 continue
             for broker in route.broker_datas:
                 address = broker.broker_addrs.get(0)
-                if address and address not in self._brokers_seen:
-                    self._brokers_seen.add(address)
-                    await self._heartbeat_one(address)
+                if address and address not in self._brokers.seen:
+                    self._brokers.seen.add(address)
+                    await self._brokers.heartbeat(address)
 
     # -- sending -----------------------------------------------------------------------------
 
