@@ -11,6 +11,9 @@ helpers of ``remoting_bench.py``), creates a topic, then measures with 1 KiB bod
   asyncio echo server process that answers each with a response's size. The most any
   one-in-flight send can reach between two Python processes on this machine, in this run.
 * ``rocketmq-py async x64``: the same send from ``--inflight`` (64) anyio tasks on one producer.
+* ``rocketmq-py async x64 auto-batch``: the same, on a producer made with ``auto_batch=True``
+  (Java 5.x's ``autoBatch``): sends waiting together leave as one batch request, each task
+  still getting its own result.
 * ``rocketmq-py batch 32``: ``send_batch`` of ``--batch-size`` (32) messages, one in flight.
 * ``cpp sync`` / ``cpp batch 32``: Apache rocketmq-client-cpp through its Python binding
   (rocketmq-client-python), ``send_sync`` and ``SendBatchMessage``, timed inside its own process
@@ -206,6 +209,7 @@ def floor_row(body_size: int, count: int) -> Row:
 async def ours_async(
     producer: AsyncProducer, topic: str, body: bytes, count: int, inflight: int
 ) -> Row:
+    """``count`` sends from ``inflight`` tasks (the mode says whether the producer batches)."""
     latencies: list[float] = []
     clock = time.perf_counter
     per_task = count // inflight
@@ -224,7 +228,7 @@ async def ours_async(
             tg.start_soon(worker)
     seconds = clock() - start
     cpu = time.process_time() - cpu
-    mode = f"async x{inflight}"
+    mode = f"async x{inflight}" + (" auto-batch" if producer.auto_batch else "")
     return make_row("rocketmq-py", mode, per_task * inflight, seconds, cpu=cpu, lat=latencies)
 
 
@@ -319,9 +323,13 @@ async def measure(
     await create_topic(namesrv, broker, topic, args.queues)
     body = b"x" * args.body_size
     rounds: list[list[Row]] = []
-    async with AsyncProducer("PG_producer_bench", namesrv) as producer:
+    async with (
+        AsyncProducer("PG_producer_bench", namesrv) as producer,
+        AsyncProducer("PG_producer_bench_auto", namesrv, auto_batch=True) as batching,
+    ):
         for _ in range(args.warmup):
             await producer.send(Message(topic, body, tags="TagA"))
+            await batching.send(Message(topic, body, tags="TagA"))
         for r in range(args.rounds):
             note(args, f"round {r + 1}/{args.rounds}: rocketmq-py sync")
             rows = [await ours_sync(producer, topic, body, args.sync_messages)]
@@ -341,6 +349,8 @@ async def measure(
                 rows += await anyio.to_thread.run_sync(cpp_rows, args, namesrv, topic, home)
             note(args, "rocketmq-py async")
             rows.append(await ours_async(producer, topic, body, args.async_messages, args.inflight))
+            note(args, "rocketmq-py async, auto-batch")
+            rows.append(await ours_async(batching, topic, body, args.async_messages, args.inflight))
             note(args, "rocketmq-py batch")
             rows.append(
                 await ours_batch(producer, topic, body, args.batch_messages, args.batch_size)

@@ -97,10 +97,12 @@ def test_producer_bench_small_run_prints_every_row(tmp_path: Path) -> None:
         ("rocketmq-py", "sync (blocking)"),
         ("floor", "sync"),
         ("rocketmq-py", "async x8"),
+        ("rocketmq-py", "async x8 auto-batch"),
         ("rocketmq-py", "batch 8"),
     }
     assert rows["rocketmq-py", "sync"]["messages"] == 40
     assert rows["rocketmq-py", "async x8"]["messages"] == 64
+    assert rows["rocketmq-py", "async x8 auto-batch"]["messages"] == 64
     assert rows["rocketmq-py", "batch 8"]["messages"] == 64
     for row in rows.values():
         assert row["msgs_per_s"] > 0
@@ -125,11 +127,12 @@ def test_producer_bench_table(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("client "))
     assert set(lines[header + 1]) == {"-"}
-    body = lines[header + 2 : header + 6]
+    body = lines[header + 2 : header + 7]
     assert [line.split()[:2] for line in body] == [
         ["rocketmq-py", "sync"],
         ["rocketmq-py", "sync"],  # "sync (blocking)"
         ["rocketmq-py", "async"],
+        ["rocketmq-py", "async"],  # "async x4 auto-batch"
         ["rocketmq-py", "batch"],
     ]
     # Columns line up: every row's msgs/s ends where the header's does.
