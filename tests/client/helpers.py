@@ -1,13 +1,16 @@
-"""What the client tests share: topic creation, sending, waiting."""
+"""What the client tests share: topic creation, sending, reading back, waiting."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+
 from rocketmq_py._async.admin import AsyncAdmin
+from rocketmq_py._async.lite_pull import AsyncLitePullConsumer
 from rocketmq_py._async.producer import AsyncProducer
-from rocketmq_py.message import Message, MessageQueueRef
+from rocketmq_py.message import Message, MessageQueueRef, MessageView
 from tests import waiting
 
 #: The broker name of the ``broker`` fixtures.
@@ -50,3 +53,25 @@ async def send(
             queue = queues[i % len(queues)] if queues else None
             body = f"{prefix}{i}".ljust(size, ".")
             await producer.send(Message(topic, body, tags=tags(i)), queue=queue)
+
+
+async def consume(
+    addr: str,
+    topic: str,
+    count: int,
+    *,
+    expression: str = "*",
+    group: str | None = None,
+    timeout: float = 30.0,
+) -> list[MessageView]:
+    """Read at least ``count`` messages of ``topic`` from its first offset with a lite pull
+    consumer of ``group`` (default ``CG_<topic>``), within ``timeout`` seconds."""
+    got: list[MessageView] = []
+    async with AsyncLitePullConsumer(
+        group or f"CG_{topic}", addr, consume_from_where="first"
+    ) as consumer:
+        consumer.subscribe(topic, expression)
+        with anyio.fail_after(timeout):
+            while len(got) < count:
+                got.extend(await consumer.poll(timeout=0.5))
+    return got

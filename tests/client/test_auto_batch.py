@@ -14,7 +14,6 @@ import anyio
 import pytest
 
 from rocketmq_py import (
-    AsyncLitePullConsumer,
     AsyncProducer,
     ConfigError,
     Message,
@@ -23,8 +22,8 @@ from rocketmq_py import (
     SendResult,
     SendStatus,
 )
-from rocketmq_py.message import MessageQueueRef, MessageView
-from tests.client.helpers import wait_for
+from rocketmq_py.message import MessageQueueRef
+from tests.client.helpers import consume, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -46,18 +45,6 @@ class Requests:
             self.completed.append(info["message_count"])
         elif event == "send.failed":
             self.failed.append(info["message_count"])
-
-
-async def _consume(namesrv: Any, topic: str, count: int) -> list[MessageView]:
-    got: list[MessageView] = []
-    async with AsyncLitePullConsumer(
-        f"CG_{topic}", _addr(namesrv), consume_from_where="first"
-    ) as consumer:
-        consumer.subscribe(topic)
-        with anyio.fail_after(30):
-            while len(got) < count:
-                got.extend(await consumer.poll(timeout=1))
-    return got
 
 
 async def _send_all(producer: AsyncProducer, messages: list[Message]) -> list[SendResult]:
@@ -95,7 +82,7 @@ async def test_concurrent_sends_leave_together_with_results_of_their_own(
     assert all(r.status is SendStatus.SEND_OK for r in results)
     assert len({r.msg_id for r in results}) == 60
     assert len({r.offset_msg_id for r in results}) == 60
-    got = {m.msg_id: m for m in await _consume(namesrv, "AutoBatch", 61)}
+    got = {m.msg_id: m for m in await consume(_addr(namesrv), "AutoBatch", 61)}
     for i, result in enumerate(results):
         message = got[result.msg_id]  # each caller's id is its own message's
         assert message.body == f"m{i}".encode()

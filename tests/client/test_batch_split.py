@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import pytest
 
-from rocketmq_py import AsyncLitePullConsumer, AsyncProducer, ConfigError, Message, SendStatus
-from rocketmq_py.message import MessageQueueRef, MessageView
+from rocketmq_py import AsyncProducer, ConfigError, Message, SendStatus
+from rocketmq_py.message import MessageQueueRef
+from tests.client.helpers import consume
 
 pytestmark = pytest.mark.anyio
 
@@ -22,18 +22,6 @@ MIB = 1024 * 1024
 
 def _addr(namesrv: Any) -> str:
     return f"127.0.0.1:{namesrv.port}"
-
-
-async def _consume(namesrv: Any, topic: str, count: int) -> list[MessageView]:
-    got: list[MessageView] = []
-    async with AsyncLitePullConsumer(
-        f"CG_{topic}", _addr(namesrv), consume_from_where="first"
-    ) as consumer:
-        consumer.subscribe(topic)
-        with anyio.fail_after(30):
-            while len(got) < count:
-                got.extend(await consumer.poll(timeout=1))
-    return got
 
 
 async def test_a_batch_over_4_mib_is_sent_as_several_requests(namesrv: Any, broker: Any) -> None:
@@ -51,7 +39,7 @@ async def test_a_batch_over_4_mib_is_sent_as_several_requests(namesrv: Any, brok
     assert requests == [3, 2]  # three 1 MiB bodies plus framing fit under 4 MiB, not four
     assert len(result.msg_id.split(",")) == 5
     assert len(set(result.offset_msg_id.split(","))) == 5
-    got = await _consume(namesrv, "SplitBig", 5)
+    got = await consume(_addr(namesrv), "SplitBig", 5)
     assert sorted(m.body for m in got) == bodies
     assert sorted(m.msg_id for m in got) == sorted(result.msg_id.split(","))
 
@@ -79,7 +67,7 @@ async def test_split_requests_to_one_queue_keep_the_order(namesrv: Any, broker: 
     assert result.queue_offset == 1
     ids = result.msg_id.split(",")
     assert len(ids) == 20
-    got = await _consume(namesrv, "SplitOrder", 21)
+    got = await consume(_addr(namesrv), "SplitOrder", 21)
     in_queue = sorted((m for m in got if m.queue.queue_id == 0), key=lambda m: m.queue_offset)
     assert [m.body for m in in_queue[1:]] == [m.body_bytes() for m in messages]
     assert [m.msg_id for m in in_queue[1:]] == ids

@@ -15,27 +15,13 @@ from rocketmq_py import (
     ResponseError,
     SendStatus,
 )
-from rocketmq_py.message import MessageView
+from tests.client.helpers import consume
 
 pytestmark = pytest.mark.anyio
 
 
 def _addr(namesrv: Any) -> str:
     return f"127.0.0.1:{namesrv.port}"
-
-
-async def _consume(
-    namesrv: Any, topic: str, count: int, expression: str = "*"
-) -> list[MessageView]:
-    got: list[MessageView] = []
-    async with AsyncLitePullConsumer(
-        f"CG_{topic}", _addr(namesrv), consume_from_where="first"
-    ) as consumer:
-        consumer.subscribe(topic, expression)
-        with anyio.fail_after(30):
-            while len(got) < count:
-                got.extend(await consumer.poll(timeout=1))
-    return got
 
 
 async def test_send_keeps_tags_keys_properties_and_body(namesrv: Any, broker: Any) -> None:
@@ -51,7 +37,7 @@ async def test_send_keeps_tags_keys_properties_and_body(namesrv: Any, broker: An
         )
     assert result.status is SendStatus.SEND_OK
     assert len(result.msg_id) == 32 and result.offset_msg_id
-    [message] = await _consume(namesrv, "ProdProps", 1)
+    [message] = await consume(_addr(namesrv), "ProdProps", 1)
     assert (message.body, message.tags, message.keys) == (b"payload", "TagA", "k1 k2")
     assert message.properties["color"] == "blue"
     assert message.msg_id == result.msg_id
@@ -61,7 +47,7 @@ async def test_large_bodies_are_compressed_and_come_back_whole(namesrv: Any, bro
     body = bytes(range(256)) * 64  # 16 KiB, above the 4 KiB threshold
     async with AsyncProducer("PG_zip", _addr(namesrv)) as producer:
         await producer.send(Message("ProdZip", body))
-    [message] = await _consume(namesrv, "ProdZip", 1)
+    [message] = await consume(_addr(namesrv), "ProdZip", 1)
     assert message.body == body
 
 
@@ -73,7 +59,7 @@ async def test_batch_bodies_over_the_compression_threshold_come_back_whole(
     big = bytes(range(256)) * 64  # 16 KiB, above the 4 KiB threshold
     async with AsyncProducer("PG_zip_batch", _addr(namesrv)) as producer:
         await producer.send_batch([Message("ProdZipBatch", big), Message("ProdZipBatch", b"s")])
-    got = await _consume(namesrv, "ProdZipBatch", 2)
+    got = await consume(_addr(namesrv), "ProdZipBatch", 2)
     assert sorted(m.body for m in got) == sorted([big, b"s"])
 
 
@@ -83,7 +69,7 @@ async def test_batch_and_oneway(namesrv: Any, broker: Any) -> None:
         assert len(result.msg_id.split(",")) == 10
         for i in range(5):
             await producer.send_oneway(Message("ProdBatch", f"o{i}"))
-    got = await _consume(namesrv, "ProdBatch", 15)
+    got = await consume(_addr(namesrv), "ProdBatch", 15)
     assert sorted(m.body.decode() for m in got) == sorted(
         [f"b{i}" for i in range(10)] + [f"o{i}" for i in range(5)]
     )
@@ -120,7 +106,7 @@ async def test_trace_hooks_see_sends_and_can_add_properties(namesrv: Any, broker
         ("send.started", "SCHEDULE_TOPIC_XXXX"),
         ("send.failed", "SCHEDULE_TOPIC_XXXX"),
     ]
-    [message] = await _consume(namesrv, "ProdHooks", 1)
+    [message] = await consume(_addr(namesrv), "ProdHooks", 1)
     assert message.properties["traceparent"] == "00-abc-def-01"
 
 

@@ -13,16 +13,15 @@ import anyio.to_thread
 import pytest
 
 from rocketmq_py import (
-    AsyncLitePullConsumer,
     AsyncProducer,
     ConfigError,
     IllegalOperationError,
     Message,
 )
 from rocketmq_py._sync import Producer
-from rocketmq_py.message import MessageView
 from rocketmq_py.protocol.codes import ResponseCode
 from tests.client.conftest import run_broker
+from tests.client.helpers import consume
 from tests.conftest import broker_settings_for
 
 pytestmark = pytest.mark.anyio
@@ -34,20 +33,6 @@ def _addr(namesrv: Any) -> str:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-async def _consume(
-    namesrv: Any, topic: str, count: int, timeout: float = 20, group: str = ""
-) -> list[MessageView]:
-    got: list[MessageView] = []
-    async with AsyncLitePullConsumer(
-        group or f"CG_{topic}", _addr(namesrv), consume_from_where="first"
-    ) as consumer:
-        consumer.subscribe(topic, "*")
-        with anyio.fail_after(timeout):
-            while len(got) < count:
-                got.extend(await consumer.poll(timeout=0.5))
-    return got
 
 
 async def test_deliver_at_and_delay_arrive_on_time(namesrv: Any, broker: Any) -> None:
@@ -67,7 +52,7 @@ async def test_deliver_at_and_delay_arrive_on_time(namesrv: Any, broker: Any) ->
         b"sec": sent + 1000,
         b"ms": sent + 1200,
     }
-    got = await _consume(namesrv, topic, 4)
+    got = await consume(_addr(namesrv), topic, 4)
     assert sorted(m.body for m in got) == sorted(earliest)
     for m in got:
         assert m.store_timestamp >= earliest[m.body], m.body
@@ -82,7 +67,7 @@ async def test_recall_before_and_after_firing(namesrv: Any, broker: Any) -> None
         kept = await producer.send(Message(topic, b"kept", delay=2.5))
         assert cancelled.recall_handle and kept.recall_handle
         assert await producer.recall(topic, cancelled.recall_handle) == cancelled.msg_id
-        [arrived] = await _consume(namesrv, topic, 1)
+        [arrived] = await consume(_addr(namesrv), topic, 1)
         assert arrived.body == b"kept"
         with pytest.raises(IllegalOperationError) as info:
             await producer.recall(topic, kept.recall_handle)
@@ -94,7 +79,7 @@ async def test_recall_before_and_after_firing(namesrv: Any, broker: Any) -> None
             await producer.recall("OtherTopic", kept.recall_handle)
     assert broker.timer.metrics.recalled == 1
     await anyio.sleep(1)  # the cancelled one was due first: it would have arrived by now
-    everything = await _consume(namesrv, topic, 1, group="CG_SdkRecall_all")
+    everything = await consume(_addr(namesrv), topic, 1, group="CG_SdkRecall_all")
     assert [m.body for m in everything] == [b"kept"]
 
 
@@ -172,7 +157,7 @@ async def test_delay_level_waits_its_level(namesrv: Any, short_levels_broker: An
     sent = _now_ms()
     async with AsyncProducer("PG_sdk_level", _addr(namesrv)) as producer:
         await producer.send(Message("SdkLevel", b"lvl", delay_level=2))
-    [message] = await _consume(namesrv, "SdkLevel", 1)
+    [message] = await consume(_addr(namesrv), "SdkLevel", 1)
     assert message.body == b"lvl"
     assert message.store_timestamp >= sent + 2000
     assert message.store_timestamp <= sent + 2000 + 5000
