@@ -22,6 +22,7 @@ EXPECTED_OUTPUT = {
     "transaction_producer.py": "transaction producer OK",
     "traced_pipeline.py": "traced pipeline OK",
     "decorator_app.py": "decorator app OK",
+    "many_in_flight.py": "many in flight OK",
 }
 
 
