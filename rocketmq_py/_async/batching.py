@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from rocketmq_py._async.namespace import wrap_queue
 from rocketmq_py._async.outgoing import Outgoing
-from rocketmq_py._trace import TraceHook, trace
+from rocketmq_py._trace import TraceHook, trace, tracing_active
 from rocketmq_py.exceptions import ConfigError
 from rocketmq_py.message import Message, MessageQueueRef, SendResult, SendStatus
 from rocketmq_py.protocol.message import encode_batch, encode_properties
@@ -48,7 +48,7 @@ class _Producer(Protocol):
     ) -> list[tuple[SendResult, list[Outgoing]]]: ...
 
     async def _send_batch_request(
-        self, parts: list[Outgoing], queue: MessageQueueRef | None
+        self, parts: list[Outgoing], queue: MessageQueueRef | None, texts: list[str] | None
     ) -> SendResult: ...
 
 
@@ -97,21 +97,38 @@ class BatchSends:
         """Prepared messages of one topic as batch requests, in order, each within
         ``max_message_size``: every request's result with the messages it carried."""
         target = wrap_queue(self.namespace, queue) if queue else None
-        return [
-            (await self._send_batch_request(run, target), run)
-            for run in split_batch(parts, self.max_message_size)
-        ]
+        # Each message's properties, encoded once: to size the requests and, when no hook can
+        # change them before a request is encoded, for the requests themselves.
+        texts = [encode_properties(p.properties, trailing_separator=False) for p in parts]
+        reuse = not tracing_active(self._hooks)
+        sent = []
+        for start, end in split_batch(parts, texts, self.max_message_size):
+            run = parts[start:end]
+            result = await self._send_batch_request(
+                run, target, texts[start:end] if reuse else None
+            )
+            sent.append((result, run))
+        return sent
 
     async def _send_batch_request(
-        self: _Producer, parts: list[Outgoing], queue: MessageQueueRef | None
+        self: _Producer,
+        parts: list[Outgoing],
+        queue: MessageQueueRef | None,
+        texts: list[str] | None = None,
     ) -> SendResult:
-        """One SEND_BATCH_MESSAGE of prepared messages (to ``queue``, wire name, if given)."""
+        """One SEND_BATCH_MESSAGE of prepared messages (to ``queue``, wire name, if given);
+        ``texts``: their properties already encoded (else encoded here, after the hooks)."""
         out = Outgoing(parts[0].topic, b"", {}, 0, 0, [i for p in parts for i in p.msg_ids], True)
         async with trace(
             "send", self._hooks, self._trace_info(out, [p.properties for p in parts])
         ) as info:
             # Encoded after send.started so hooks may add properties (trace context) first.
-            out.body = encode_batch([(p.body, p.flag, p.properties) for p in parts])
+            if texts is None:
+                out.body = encode_batch([(p.body, p.flag, p.properties) for p in parts])
+            else:
+                out.body = encode_batch(
+                    [(p.body, p.flag, t) for p, t in zip(parts, texts, strict=True)]
+                )
             info["body_size"] = len(out.body)
             result = await self._send(out, queue)
             info["result"] = result
@@ -124,37 +141,33 @@ class BatchSends:
 _RECORD_OVERHEAD = 116 + 3 + 64
 
 
-def _stored_size(part: Outgoing) -> int:
-    """The bytes the broker's record of ``part`` may take (an upper bound)."""
-    text = encode_properties(part.properties)
-    props = len(text) if text.isascii() else len(text.encode())
-    return _RECORD_OVERHEAD + len(part.topic.encode()) + len(part.body) + props
-
-
-def split_batch(parts: Sequence[Outgoing], limit: int) -> list[list[Outgoing]]:
-    """``parts`` in order, cut into runs whose stored records stay within ``limit`` bytes.
+def split_batch(
+    parts: Sequence[Outgoing], texts: Sequence[str], limit: int
+) -> list[tuple[int, int]]:
+    """``parts`` in order (``texts``: their encoded properties), cut into runs
+    ``parts[start:end]`` whose stored records stay within ``limit`` bytes.
 
     Raises:
         ConfigError: one message alone is over ``limit`` (no request could carry it).
     """
-    chunks: list[list[Outgoing]] = []
-    current: list[Outgoing] = []
-    size = 0
-    for position, part in enumerate(parts):
-        item = _stored_size(part)
+    runs: list[tuple[int, int]] = []
+    start = size = 0
+    topic = len(parts[0].topic.encode()) if parts else 0
+    for position, (part, text) in enumerate(zip(parts, texts, strict=True)):
+        props = len(text) if text.isascii() else len(text.encode())
+        item = _RECORD_OVERHEAD + topic + len(part.body) + props  # an upper bound
         if item > limit:
             raise ConfigError(
                 "messages",
                 f"<message {position}: {item} bytes stored>",
                 f"exceeds max_message_size {limit}",
             )
-        if current and size + item > limit:
-            chunks.append(current)
-            current, size = [], 0
-        current.append(part)
+        if position > start and size + item > limit:
+            runs.append((start, position))
+            start, size = position, 0
         size += item
-    chunks.append(current)
-    return chunks
+    runs.append((start, len(parts)))
+    return runs
 
 
 def join_results(results: Sequence[SendResult]) -> SendResult:
