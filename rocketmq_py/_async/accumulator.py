@@ -40,6 +40,7 @@ import sniffio
 from rocketmq_py._async.batching import split_result
 from rocketmq_py.exceptions import ConfigError, ConnectionClosedError
 from rocketmq_py.message import Message, MessageQueueRef, SendResult
+from rocketmq_py.protocol.message import encode_properties
 
 if TYPE_CHECKING:
     from rocketmq_py._async.producer import AsyncProducer, Outgoing
@@ -56,9 +57,9 @@ def _on_asyncio() -> bool:
 
 
 _RETRY_PREFIX = "%RETRY%"
-#: Held bytes counted per message on top of its body (properties, framing), as an estimate:
-#: the batch itself is cut exactly at ``max_message_size`` when it leaves.
-_PER_MESSAGE = 128
+#: Held bytes counted per message on top of its body and properties (framing); the batch
+#: itself is cut exactly at ``max_message_size`` when it leaves.
+_PER_MESSAGE = 32
 
 
 @dataclass(eq=False)
@@ -72,6 +73,7 @@ class _Batch:
 
     queue: MessageQueueRef | None
     parts: list[Outgoing] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # their encoded properties
     size: int = 0
     full: anyio.Event = field(default_factory=anyio.Event)
     waiters: list[asyncio.Future[SendResult]] | None = None
@@ -150,8 +152,10 @@ class SendAccumulator:
     ) -> SendResult | None:
         """Send ``message`` in a batch and return its own result; ``None`` when it should be
         sent on its own (too large, or too much is held already)."""
-        part = self._producer._prepare(message, compress=False)  # errors raise to this caller
-        size = len(part.body) + _PER_MESSAGE
+        # Errors raise to this caller, not to the batch: a bad message must not fail others.
+        part = self._producer._prepare(message, compress=False)
+        text = encode_properties(part.properties, trailing_separator=False)
+        size = len(part.body) + len(text) + _PER_MESSAGE
         if size >= self._max_bytes or self._held + size > self._total_max_bytes:
             return None
         if not self._loop_known:
@@ -177,6 +181,7 @@ class SendAccumulator:
                 task_group.start_soon(self._flush, key, batch)
         index = len(batch.parts)
         batch.parts.append(part)
+        batch.texts.append(text)
         batch.size += size
         self._held += size
         if batch.size >= self._max_bytes:
@@ -210,8 +215,7 @@ class SendAccumulator:
             else:
                 await anyio.lowlevel.checkpoint()
             self._close(key, batch)
-            parts = batch.parts
-            results = await self._producer._send_parts(parts, batch.queue)
+            results = await self._producer._send_parts(batch.parts, batch.queue, batch.texts)
             batch.results = [r for result, run in results for r in split_result(result, run)]
         except Exception as exc:  # the senders raise it; the producer's task group goes on
             batch.error = exc

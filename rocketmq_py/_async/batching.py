@@ -44,7 +44,7 @@ class _Producer(Protocol):
     def _trace_info(self, out: Outgoing, properties: object, **extra: Any) -> dict[str, Any]: ...
 
     async def _send_parts(
-        self, parts: list[Outgoing], queue: MessageQueueRef | None
+        self, parts: list[Outgoing], queue: MessageQueueRef | None, texts: list[str] | None = None
     ) -> list[tuple[SendResult, list[Outgoing]]]: ...
 
     async def _send_batch_request(
@@ -65,10 +65,10 @@ class BatchSends:
         of every message's properties. Bodies are never compressed (a batch has no
         per-message flag to say so; Java's rule too).
 
-        A batch whose body would pass ``max_message_size`` (the broker's limit for one
-        request) is sent as several requests, in order (see ``rocketmq_py._async.batching``);
-        the result then joins their message ids and offset ids, and its queue and queue
-        offset are the first request's.
+        A batch whose stored records would pass ``max_message_size`` together (the broker's
+        limit for one request) is sent as several requests, in order (see
+        ``rocketmq_py._async.batching``); the result then joins their message ids and offset
+        ids, and its queue and queue offset are the first request's.
         """
         if not messages:
             raise ConfigError("messages", [], "a batch needs at least one message")
@@ -92,14 +92,20 @@ class BatchSends:
         return sent[0][0] if len(sent) == 1 else join_results([result for result, _ in sent])
 
     async def _send_parts(
-        self: _Producer, parts: list[Outgoing], queue: MessageQueueRef | None
+        self: _Producer,
+        parts: list[Outgoing],
+        queue: MessageQueueRef | None,
+        texts: list[str] | None = None,
     ) -> list[tuple[SendResult, list[Outgoing]]]:
         """Prepared messages of one topic as batch requests, in order, each within
-        ``max_message_size``: every request's result with the messages it carried."""
+        ``max_message_size``: every request's result with the messages it carried.
+        ``texts``: their properties already encoded (as ``encode_properties(...,
+        trailing_separator=False)``), else encoded here."""
         target = wrap_queue(self.namespace, queue) if queue else None
         # Each message's properties, encoded once: to size the requests and, when no hook can
         # change them before a request is encoded, for the requests themselves.
-        texts = [encode_properties(p.properties, trailing_separator=False) for p in parts]
+        if texts is None:
+            texts = [encode_properties(p.properties, trailing_separator=False) for p in parts]
         reuse = not tracing_active(self._hooks)
         sent = []
         for start, end in split_batch(parts, texts, self.max_message_size):

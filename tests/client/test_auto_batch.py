@@ -22,6 +22,7 @@ from rocketmq_py import (
     SendResult,
     SendStatus,
 )
+from rocketmq_py.exceptions import LocalProtocolError
 from rocketmq_py.message import MessageQueueRef
 from tests.client.helpers import consume, wait_for
 
@@ -162,6 +163,31 @@ async def test_a_failed_batch_fails_every_send_in_it(namesrv: Any, broker: Any) 
         assert requests.failed == [5]
         # The producer goes on working after a failed batch.
         assert (await producer.send(Message("AutoAfterFail", b"ok"))).status is SendStatus.SEND_OK
+
+
+async def test_a_bad_message_fails_alone_not_its_batch(namesrv: Any, broker: Any) -> None:
+    requests = Requests()
+    async with AsyncProducer(
+        "PG_auto_bad", _addr(namesrv), auto_batch=True, hooks=[requests]
+    ) as producer:
+        await producer.send(Message("AutoBad", b"route"))
+        requests.completed.clear()
+        outcomes: dict[int, object] = {}
+
+        async def one(i: int) -> None:
+            # \x01 separates a property's name from its value on the wire: not sendable.
+            props = {"p": "a\x01b"} if i == 2 else {"p": str(i)}
+            try:
+                outcomes[i] = await producer.send(Message("AutoBad", f"b{i}", properties=props))
+            except LocalProtocolError as exc:
+                outcomes[i] = exc
+
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(one, i)
+    assert isinstance(outcomes.pop(2), LocalProtocolError)
+    assert all(isinstance(r, SendResult) for r in outcomes.values())
+    assert requests.completed == [4]  # the four good ones, together
 
 
 async def test_a_delay_holds_a_batch_open_and_shutdown_sends_it(namesrv: Any, broker: Any) -> None:
