@@ -406,6 +406,47 @@ async def test_our_producer_to_peer_consumer(cluster_processes: Cluster, peer: s
     await assert_stored_compressed(namesrv.addr, results[0])
 
 
+@pytest.mark.parametrize("peer", ["cpp", "ali-ons"])
+async def test_our_auto_batched_producer_to_peer_consumer(
+    cluster_processes: Cluster, peer: str
+) -> None:
+    # With auto_batch the samples leave in batch requests (bodies uncompressed, each message's
+    # own properties and UNIQ_KEY): the peers must read them exactly as single sends.
+    namesrv, _ = cluster_processes
+    run = new_run()
+    topic = f"ToPeerBatched{run}"
+    items = samples(run, "ours-batched", nul=peer != "cpp")
+    requests: list[int] = []
+
+    async def hook(event: str, info: dict[str, Any]) -> None:
+        if event == "send.complete":
+            requests.append(info["message_count"])
+
+    results: list[SendResult | None] = [None] * len(items)
+    async with AsyncProducer(
+        f"PG_ours_{run}", namesrv.addr, auto_batch=True, hooks=[hook]
+    ) as producer:
+        await producer.send(Message(topic, f"{run}|route".encode()))  # route first
+
+        async def one(position: int) -> None:
+            results[position] = await producer.send(items[position].message(topic))
+
+        async with anyio.create_task_group() as tg:
+            for position in range(len(items)):
+                tg.start_soon(one, position)
+    assert max(requests[1:]) > 1  # batched, not sent one by one
+    sent = [r for r in results if r is not None]
+    args = ["consume", "--namesrv", namesrv.addr, "--topic", topic, "--group", f"GID_{run}"]
+    args += ["--expect", str(len(items) + 1), "--linger", "1", "--timeout", "45"]
+    if peer == "cpp":
+        args += ["--props", PROPERTY_NAMES]
+    with driver(peer, *args) as proc:
+        code = await proc.exit_code(60)
+        assert code == 0, proc.report()
+        got = [e for e in proc.messages() if body_of(e) != f"{run}|route".encode()]
+    check_peer_received(peer, topic, items, sent, got)
+
+
 # -- (c): the peers' producers, our consumer ----------------------------------------------------
 
 
