@@ -20,7 +20,9 @@ What is not batched (sent on its own, as without ``auto_batch``): delayed or sch
 messages, messages to a retry topic, sends that choose their queue through a selector or a
 sharding key, messages of at least ``batch_max_bytes``, and any send while the producer
 already holds ``total_batch_max_bytes`` (Java's rules). A batch that fails fails every send in
-it, with the same error; retries happen per batch, with its messages' ids unchanged. Bodies in
+it, with the same error; retries happen per batch, with its messages' ids unchanged. A message
+that cannot be encoded (a property with a separator character, say) fails its own send before
+it joins a batch. Bodies in
 a batch are not compressed (a batch has no per-message flag for it, as in Java), so messages
 between ``compress_over`` and ``batch_max_bytes`` travel uncompressed when batched.
 """
