@@ -235,7 +235,13 @@ class IndexFile:
         return (begin < b and end > e) or b <= begin <= e or b <= end <= e
 
     def select(self, key_hash: int, out: list[int], max_num: int, begin: int, end: int) -> None:
-        """Append to ``out`` the offsets of entries with ``key_hash`` stored in the window."""
+        """Append to ``out`` the offsets of entries with ``key_hash`` stored in the window,
+        each offset once.
+
+        Why once: recovery indexes the newest indexed message again (``wants`` takes
+        ``phy >= end_phy_offset``, as Java does), which repairs a put cut off between the
+        header and the slots by a crash, and otherwise leaves that message's keys twice.
+        """
         count = self.index_count
         m = self.map
         (slot_value,) = _INT32.unpack_from(m, _HEADER_SIZE + (key_hash % self.slot_num) * 4)
@@ -249,7 +255,7 @@ class IndexFile:
             if diff < 0:
                 break
             time_read = self.begin_timestamp + diff * 1000
-            if hash_read == key_hash and begin <= time_read <= end:
+            if hash_read == key_hash and begin <= time_read <= end and phy not in out:
                 out.append(phy)
             if prev <= 0 or prev > count or prev == current or time_read < begin:
                 break

@@ -37,6 +37,28 @@ def test_query_by_key_and_unique_key(store: MessageStore) -> None:
     assert result.buffer_total_size == len(result.buffers[0])
 
 
+def test_a_message_indexed_again_by_recovery_is_found_once(store: MessageStore) -> None:
+    # Recovery replays from the checkpoint and indexes the newest indexed message again
+    # (phy == end_phy_offset, Java's guard); a query must still return it once.
+    result = put_ok(store, make_record(uniq="R1", keys="again"))
+    index = store.index
+    assert index is not None
+    record, _ = decode_record(store.look_message_by_offset(result.wrote_offset) or b"")
+    for _ in range(2):
+        index.build_index(
+            topic="TopicA",
+            phy_offset=result.wrote_offset,
+            store_timestamp=record.store_timestamp,
+            sys_flag=record.sys_flag,
+            uniq_key="R1",
+            keys="again",
+            now_ms=START_MS,
+        )
+    assert index.files[-1].index_count == 1 + 2 * 3  # the keys really are there three times
+    assert _keys(store, "TopicA", "R1") == ["R1"]
+    assert _keys(store, "TopicA", "again") == ["R1"]
+
+
 def test_time_window(store: MessageStore, store_clock: Clock) -> None:
     stamps = []
     for i in range(6):
