@@ -105,6 +105,18 @@ class TopicAdminProcessor:
         topics.update(t for t in self.c.topics.topic_names() if self.c.topics.is_system_topic(t))
         return topics
 
+    def _topic_refusal(self, request: RemotingCommand, topic: str) -> RemotingCommand | None:
+        """The answer to creating or deleting ``topic`` when its name is invalid or a system
+        topic's (Java's checks, in Java's order), else None."""
+        problem = tv.validate_topic(topic)
+        if problem is not None:
+            return request.make_response(ResponseCode.SYSTEM_ERROR, problem)
+        if self.c.topics.is_system_topic(topic):
+            return request.make_response(
+                ResponseCode.SYSTEM_ERROR, tv.system_topic_conflict_remark(topic)
+            )
+        return None
+
     # -- topics -----------------------------------------------------------------------------
 
     def update_and_create_topic(
@@ -116,13 +128,9 @@ class TopicAdminProcessor:
             return refusal
         h = request.read_header(CreateTopicRequestHeader)
         log.info("updateAndCreateTopic %s called by %s", h.topic, channel.remote_address)
-        problem = tv.validate_topic(h.topic)
-        if problem is not None:
-            return request.make_response(ResponseCode.SYSTEM_ERROR, problem)
-        if self.c.topics.is_system_topic(h.topic):
-            return request.make_response(
-                ResponseCode.SYSTEM_ERROR, tv.system_topic_conflict_remark(h.topic)
-            )
+        refusal = self._topic_refusal(request, h.topic)
+        if refusal is not None:
+            return refusal
         if h.read_queue_nums < 0 or h.write_queue_nums < 0:
             return request.make_response(
                 ResponseCode.SYSTEM_ERROR,
@@ -164,13 +172,9 @@ class TopicAdminProcessor:
             return refusal
         h = request.read_header(DeleteTopicRequestHeader)
         log.info("deleteTopic %s called by %s", h.topic, channel.remote_address)
-        problem = tv.validate_topic(h.topic)
-        if problem is not None:
-            return request.make_response(ResponseCode.SYSTEM_ERROR, problem)
-        if self.c.topics.is_system_topic(h.topic):
-            return request.make_response(
-                ResponseCode.SYSTEM_ERROR, tv.system_topic_conflict_remark(h.topic)
-            )
+        refusal = self._topic_refusal(request, h.topic)
+        if refusal is not None:
+            return refusal
         self.c.topics.delete_topic_config(h.topic)
         self.c.offsets.remove_topic(h.topic)
         self.c.store.delete_topics({h.topic})
